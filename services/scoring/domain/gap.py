@@ -1,0 +1,341 @@
+"""Gap analysis: the fewest actions on a region's existing answers that lift a figure to a
+target category or IID, each with the IID after it.
+
+Each step takes the action with the largest real effect, computed with the engine's own
+formula (so an innovation that starts to count with a low maturity, which can lower the SID
+average, is valued correctly). When existing answers cannot reach the target, the analysis
+says so and how many more innovations of a given maturity would.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Literal
+
+from .dataset import EVIDENCE_RANK
+from .engine import (
+    FIGURE_THRESHOLD,
+    Aggregate,
+    CompiledMethodology,
+    Figure,
+    Region,
+    aggregate,
+    figure_from_aggregate,
+)
+
+ActionKind = Literal["raise_level", "accept_evidence", "add_evidence", "answer"]
+EVIDENCE_NAME = {rank: name for name, rank in EVIDENCE_RANK.items()}
+ACCEPTED = EVIDENCE_RANK["accepted"]
+PENDING = EVIDENCE_RANK["pending"]
+MAX_ACTIONS = 300
+MAX_EXTRA_INNOVATIONS = 2000
+TEXT_ACTIONS = 25  # the text report lists this many; JSON lists all
+
+
+class TargetError(ValueError):
+    """A target that is neither a category of the methodology nor an IID from 0 to 100."""
+
+
+def parse_target(text: str, compiled: CompiledMethodology) -> tuple[int, str]:
+    """A category id or label (`inovatif`, `Sangat Inovatif`) or an IID (`45.5`) → hundredths."""
+    wanted = text.strip().lower().replace(" ", "_").replace("-", "_")
+    for category in compiled.methodology.categories:
+        if wanted in (category.id, category.label.lower().replace(" ", "_")):
+            return int(category.min * 100), category.id
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        ids = ", ".join(c.id for c in compiled.methodology.categories)
+        raise TargetError(f"target {text!r} is neither a category ({ids}) nor an IID") from None
+    if not value.is_finite() or not (0 <= value <= 100):
+        raise TargetError(f"target IID {text!r} must be between 0 and 100")
+    hundredths = int((value * 100).to_integral_value(rounding="ROUND_CEILING"))
+    return hundredths, f"IID {Decimal(hundredths).scaleb(-2)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    innovation: str | None  # None for an SPD answer
+    indicator: str
+    level_before: int | None
+    level_after: int
+    evidence_before: str
+    evidence_after: str
+    iid_after: Decimal
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "innovation": self.innovation,
+            "indicator": self.indicator,
+            "level_before": self.level_before,
+            "level_after": self.level_after,
+            "evidence_before": self.evidence_before,
+            "evidence_after": self.evidence_after,
+            "iid_after": float(self.iid_after),
+        }
+
+
+def describe_action(action: dict) -> str:
+    """One action (as in the report) in words."""
+    where = f"innovation {action['innovation']}" if action["innovation"] else "SPD"
+    code = action["indicator"]
+    if action["kind"] == "raise_level":
+        what = f"raise {code} from level {action['level_before']} to {action['level_after']}"
+    elif action["kind"] == "accept_evidence":
+        what = f"get the {action['evidence_before']} evidence of {code} accepted"
+    elif action["kind"] == "add_evidence":
+        what = f"upload evidence for {code} (level {action['level_after']})"
+    else:
+        what = f"answer {code} at level {action['level_after']} with evidence"
+    return f"{where}: {what}"
+
+
+def _set_answer(region: Region, innovation: str | None, code: str, level: int, rank: int) -> None:
+    if innovation is None:
+        region.spd[code] = (level, rank)
+    else:
+        region.innovations[innovation].set_answer(code, level, rank)
+
+
+def apply_actions(region: Region, actions: list[dict]) -> None:
+    """Apply a plan's actions (as in the report) to a region."""
+    for action in actions:
+        level, rank = action["level_after"], EVIDENCE_RANK[action["evidence_after"]]
+        _set_answer(region, action["innovation"], action["indicator"], level, rank)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    kind: ActionKind
+    innovation: str | None
+    indicator: str
+    level_before: int | None
+    rank_before: int
+    level_after: int
+    rank_after: int
+
+
+def _options(level: int | None, rank: int, threshold: int) -> list[tuple[ActionKind, int, int]]:
+    """The one-step changes of one answer that can raise a figure: (kind, level, rank)."""
+    evidence_rank = ACCEPTED if threshold == ACCEPTED else PENDING
+    if level is None:
+        return [("answer", lv, evidence_rank) for lv in (1, 2, 3)]
+    if rank >= threshold:
+        return [("raise_level", lv, rank) for lv in range(level + 1, 4)]
+    if rank == 0:
+        return [("add_evidence", level, evidence_rank)]
+    return [("accept_evidence", level, ACCEPTED)]
+
+
+class _Evaluator:
+    """Caches the exact IID of an aggregate: many candidates lead to the same one."""
+
+    def __init__(self, compiled: CompiledMethodology):
+        self.compiled = compiled
+        self.cache: dict[tuple[int, int, int, int], tuple[Fraction, int]] = {}
+
+    def iid(self, spd: int, n: int, total: int, basic: dict[str, int], extra_basic: str | None) -> tuple[Fraction, int]:
+        covered = sum(1 for c in basic.values() if c > 0)
+        if extra_basic is not None and basic.get(extra_basic, 0) == 0:
+            covered += 1
+        key = (spd, n, total, covered)
+        found = self.cache.get(key)
+        if found is None:
+            # Only the number of covered services matters to the formula.
+            fake_basic = {str(k): 1 for k in range(covered)}
+            score = figure_from_aggregate(Aggregate(spd, n, total, fake_basic), self.compiled)
+            found = self.cache[key] = (score.iid_exact, score.iid_hundredths)
+        return found
+
+
+def _best_candidate(region: Region, compiled: CompiledMethodology, threshold: int, agg: Aggregate, evaluator: _Evaluator):
+    weight = compiled.weight
+    best = None
+    best_key = None
+    methodology = compiled.methodology
+
+    def consider(candidate: _Candidate, spd: int, n: int, total: int, extra_basic: str | None) -> None:
+        nonlocal best, best_key
+        exact, _ = evaluator.iid(spd, n, total, agg.basic_counts, extra_basic)
+        # Highest IID first; ties go to the cheaper-looking action, then a stable order.
+        key = (exact, -_KIND_ORDER[candidate.kind], -candidate.level_after)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
+
+    for indicator in methodology.indicators_of("spd"):
+        code = indicator.code
+        level, rank = region.spd.get(code, (None, 0))
+        before = weight[code] * level if level is not None and rank >= threshold else 0
+        for kind, new_level, new_rank in _options(level, rank, threshold):
+            after = weight[code] * new_level if new_rank >= threshold else 0
+            consider(
+                _Candidate(kind, None, code, level, rank, new_level, new_rank),
+                agg.spd_points - before + after,
+                agg.n,
+                agg.maturity_sum,
+                None,
+            )
+    sid = methodology.indicators_of("sid")
+    for innovation in region.innovations.values():
+        if not innovation.submitted:
+            continue
+        tally = innovation.tally(compiled)
+        counted_answers = sum(tally.counted[threshold:])
+        maturity = tally.points_in(threshold)
+        counts = counted_answers > 0
+        basic = innovation.urusan_utama if innovation.urusan_utama in compiled.basic_services else None
+        for indicator in sid:
+            code = indicator.code
+            level, rank = innovation.answers.get(code, (None, 0))
+            counted_before = level is not None and rank >= threshold
+            before = weight[code] * level if counted_before else 0
+            for kind, new_level, new_rank in _options(level, rank, threshold):
+                counted_after = new_rank >= threshold
+                after = weight[code] * new_level if counted_after else 0
+                now_counts = counted_answers - counted_before + counted_after > 0
+                if counts:
+                    n, total = agg.n, agg.maturity_sum - maturity + (maturity - before + after)
+                    extra = None
+                elif now_counts:
+                    n, total = agg.n + 1, agg.maturity_sum + maturity - before + after
+                    extra = basic
+                else:
+                    continue
+                consider(_Candidate(kind, innovation.id, code, level, rank, new_level, new_rank), agg.spd_points, n, total, extra)
+    return best, best_key
+
+
+_KIND_ORDER = {"accept_evidence": 0, "add_evidence": 1, "raise_level": 2, "answer": 3}
+
+
+def _extra_innovations(agg: Aggregate, compiled: CompiledMethodology, target: int, maturity_scaled: int) -> tuple[int | None, int]:
+    """How many more counted innovations of a maturity reach the target; None if none do.
+
+    New innovations are assumed to cover the missing basic services first, one each.
+    """
+    basic = dict(agg.basic_counts)
+    missing = sorted(compiled.basic_services - {k for k, v in basic.items() if v > 0})
+    n, total = agg.n, agg.maturity_sum
+    best_seen = 0
+    for extra in range(1, MAX_EXTRA_INNOVATIONS + 1):
+        n += 1
+        total += maturity_scaled
+        if missing:
+            basic[missing.pop()] = 1
+        score = figure_from_aggregate(Aggregate(agg.spd_points, n, total, basic), compiled)
+        best_seen = max(best_seen, score.iid_hundredths)
+        if score.iid_hundredths >= target:
+            return extra, score.iid_hundredths
+    return None, best_seen
+
+
+def plan_gap(
+    region: Region,
+    compiled: CompiledMethodology,
+    figure: Figure,
+    target: str,
+    maturity: Decimal | None = None,
+) -> dict:
+    """The plan that lifts `figure` of `region` to `target`; the region is not changed."""
+    target_hundredths, target_label = parse_target(target, compiled)
+    threshold = FIGURE_THRESHOLD[figure]
+    work = copy.deepcopy(region)
+    evaluator = _Evaluator(compiled)
+    agg = aggregate(work, compiled, figure)
+    start = figure_from_aggregate(agg, compiled)
+    if maturity is None:
+        # Default for hypothetical new innovations: like the region's current ones.
+        maturity = (
+            Decimal(agg.maturity_sum) / compiled.scale / agg.n
+            if agg.n
+            else compiled.methodology.max_scores.sid / 2
+        ).quantize(Decimal("0.01"))
+    current = start
+    actions: list[Action] = []
+    while current.iid_hundredths < target_hundredths and len(actions) < MAX_ACTIONS:
+        candidate, key = _best_candidate(work, compiled, threshold, agg, evaluator)
+        if candidate is None or key[0] <= current.iid_exact:
+            break  # nothing left on existing answers that raises this figure
+        _set_answer(work, candidate.innovation, candidate.indicator, candidate.level_after, candidate.rank_after)
+        agg = aggregate(work, compiled, figure)
+        current = figure_from_aggregate(agg, compiled)
+        actions.append(
+            Action(
+                kind=candidate.kind,
+                innovation=candidate.innovation,
+                indicator=candidate.indicator,
+                level_before=candidate.level_before,
+                level_after=candidate.level_after,
+                evidence_before=EVIDENCE_NAME[candidate.rank_before],
+                evidence_after=EVIDENCE_NAME[candidate.rank_after],
+                iid_after=current.iid,
+            )
+        )
+    reached = current.iid_hundredths >= target_hundredths
+    report: dict = {
+        "code": region.code,
+        "figure": figure,
+        "methodology": compiled.id,
+        "target": {"label": target_label, "iid": target_hundredths / 100},
+        "iid_now": float(start.iid),
+        "category_now": start.category,
+        "reached": reached,
+        "actions": [a.as_json() for a in actions],
+        "iid_after_actions": float(current.iid),
+        "more_innovations": None,
+    }
+    if not reached:
+        report["existing_answers_reach_target"] = False
+        maturity_scaled = int(maturity * compiled.scale)
+        count, best = _extra_innovations(agg, compiled, target_hundredths, maturity_scaled)
+        report["more_innovations"] = {
+            "maturity": float(maturity),
+            "count": count,
+            "iid_after": best / 100,
+            "assumes": "after every action above, each new innovation submitted with evidence counted in "
+            "this figure; new innovations cover missing basic services first",
+        }
+    else:
+        report["existing_answers_reach_target"] = True
+    return report
+
+
+def render_gap(report: dict) -> str:
+    out = [
+        f"Region {report['code']} — {report['figure']} figure ({report['methodology']}): "
+        f"IID {report['iid_now']:.2f} ({report['category_now']}), target {report['target']['label']} "
+        f"({report['target']['iid']:.2f})"
+    ]
+    actions = report["actions"]
+    if report["reached"] and not actions:
+        out.append("The target is already reached.")
+        return "\n".join(out)
+    if actions:
+        out.append(f"{len(actions)} action(s), largest effect first:")
+        for k, a in enumerate(actions[:TEXT_ACTIONS], 1):
+            out.append(f"  {k:>3}. {describe_action(a)} → IID {a['iid_after']:.2f}")
+        if len(actions) > TEXT_ACTIONS:
+            out.append(f"  … and {len(actions) - TEXT_ACTIONS} more (all of them with --json)")
+    if report["reached"]:
+        out.append(f"Target reached: IID {report['iid_after_actions']:.2f}.")
+    else:
+        more = report["more_innovations"]
+        out.append(
+            f"Existing answers cannot reach the target: at best IID {report['iid_after_actions']:.2f}."
+        )
+        if more["count"] is not None:
+            out.append(
+                f"Adding {more['count']} more innovation(s) of maturity {more['maturity']:.2f} would reach "
+                f"IID {more['iid_after']:.2f} ({more['assumes']})."
+            )
+        else:
+            out.append(
+                f"Even many more innovations of maturity {more['maturity']:.2f} would not reach it "
+                f"(at best IID {more['iid_after']:.2f}); raise the SPD answers or the maturity."
+            )
+    return "\n".join(out)
