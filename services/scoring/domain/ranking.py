@@ -4,6 +4,7 @@ kabupaten"."""
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -102,70 +103,58 @@ def rank_changes(
 class LiveRanking:
     """Rankings kept up to date one region at a time (the scoring service's hot path).
 
-    Updating a region re-ranks only the groups it belongs to: its type and its province.
+    Each group (a type, or a type within a province) keeps its IIDs sorted, so an update is
+    a removal and an insertion, and a region's competition rank is one binary search:
+    1 + the number of strictly higher IIDs in its group.
     """
 
     def __init__(self, entries: Iterable[Entry] = ()):
         self._entries: dict[str, Entry] = {}
-        self._type_members: dict[str, set[str]] = defaultdict(set)
-        self._province_members: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._type_ranks: dict[Figure, dict[str, int]] = {f: {} for f in FIGURES}
-        self._province_ranks: dict[Figure, dict[str, int]] = {f: {} for f in FIGURES}
+        self._type_size: dict[str, int] = defaultdict(int)
+        self._province_size: dict[tuple[str, str], int] = defaultdict(int)
+        # (figure, group key) → ascending IIDs of the group's members
+        self._sorted: dict[tuple[Figure, object], list[int]] = defaultdict(list)
         for entry in entries:
-            self._add(entry)
-        for figure in FIGURES:
-            for type_ in self._type_members:
-                self._rerank_type(type_, figure)
-            for key in self._province_members:
-                self._rerank_province(key, figure)
+            self.update(entry)
 
-    def _add(self, entry: Entry) -> None:
-        old = self._entries.get(entry.code)
-        if old is not None:
-            self._type_members[old.type].discard(entry.code)
-            if old.province is not None:
-                self._province_members[(old.type, old.province)].discard(entry.code)
-        self._entries[entry.code] = entry
-        self._type_members[entry.type].add(entry.code)
+    @staticmethod
+    def _groups(entry: Entry) -> list[object]:
+        groups: list[object] = [entry.type]
         if entry.province is not None:
-            self._province_members[(entry.type, entry.province)].add(entry.code)
-
-    def _rerank_type(self, type_: str, figure: Figure) -> None:
-        members = self._type_members[type_]
-        self._type_ranks[figure].update(
-            competition_ranks({c: self._entries[c].iid[figure] for c in members})
-        )
-
-    def _rerank_province(self, key: tuple[str, str], figure: Figure) -> None:
-        members = self._province_members[key]
-        self._province_ranks[figure].update(
-            competition_ranks({c: self._entries[c].iid[figure] for c in members})
-        )
+            groups.append((entry.type, entry.province))
+        return groups
 
     def update(self, entry: Entry) -> None:
         old = self._entries.get(entry.code)
-        self._add(entry)
-        moved = old is not None and (old.type, old.province) != (entry.type, entry.province)
-        for figure in FIGURES:
-            if moved:
-                self._rerank_type(old.type, figure)
-                if old.province is not None:
-                    self._rerank_province((old.type, old.province), figure)
-            if old is None or old.iid[figure] != entry.iid[figure] or old.type != entry.type:
-                self._rerank_type(entry.type, figure)
-                if entry.province is not None:
-                    self._rerank_province((entry.type, entry.province), figure)
+        if old is not None:
+            self._type_size[old.type] -= 1
+            if old.province is not None:
+                self._province_size[(old.type, old.province)] -= 1
+            for group in self._groups(old):
+                for figure in FIGURES:
+                    values = self._sorted[(figure, group)]
+                    del values[bisect_left(values, old.iid[figure])]
+        self._entries[entry.code] = entry
+        self._type_size[entry.type] += 1
+        if entry.province is not None:
+            self._province_size[(entry.type, entry.province)] += 1
+        for group in self._groups(entry):
+            for figure in FIGURES:
+                insort(self._sorted[(figure, group)], entry.iid[figure])
+
+    def _rank(self, figure: Figure, group: object, value: int) -> int:
+        values = self._sorted[(figure, group)]
+        return 1 + len(values) - bisect_right(values, value)
 
     def position(self, code: str, figure: Figure) -> Position:
         entry = self._entries[code]
-        province_size = (
-            len(self._province_members[(entry.type, entry.province)]) if entry.province is not None else None
-        )
+        value = entry.iid[figure]
+        has_province = entry.province is not None
         return Position(
-            type=self._type_ranks[figure][code],
-            province=self._province_ranks[figure].get(code) if entry.province is not None else None,
-            type_size=len(self._type_members[entry.type]),
-            province_size=province_size,
+            type=self._rank(figure, entry.type, value),
+            province=self._rank(figure, (entry.type, entry.province), value) if has_province else None,
+            type_size=self._type_size[entry.type],
+            province_size=self._province_size[(entry.type, entry.province)] if has_province else None,
         )
 
     def snapshot(self) -> Ranking:

@@ -16,6 +16,7 @@ from services.scoring.domain.explain import explain_region, render_explanation
 from services.scoring.domain.gap import TargetError, plan_gap, render_gap
 from services.scoring.domain.ranking import Position
 from services.scoring.domain.results import result_json
+from services.scoring.domain.schemas import dataset_schema
 
 EXIT_BAD_INPUT = 2
 
@@ -131,6 +132,11 @@ def _guarded(command):
     return run
 
 
+def _schema(args: argparse.Namespace) -> None:
+    json.dump(dataset_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
 def add_commands(commands: argparse._SubParsersAction) -> None:
     score = commands.add_parser("score", help="compute, explain and close the gap of IID scores from a dataset file")
     sub = score.add_subparsers(dest="score_command", required=True, metavar="SUBCOMMAND")
@@ -159,3 +165,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gap.add_argument("--maturity", type=_maturity, help="maturity of hypothetical new innovations (default: the region's average)")
     gap.add_argument("--json", action="store_true", help="print JSON instead of a report")
     gap.set_defaults(run=_guarded(_gap))
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the dataset format")
+    schema.set_defaults(run=_guarded(_schema))
