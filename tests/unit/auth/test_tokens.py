@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import jwt
+import pytest
+
+from services.common.auth import Principal, TokenError, issue_token, verify_token
+
+SECRET = "test-secret-" + "0123456789abcdef" * 4
+
+
+def test_round_trip_carries_role_region_agency():
+    token = issue_token(SECRET, "operator", "62.10", agency="dinkes")
+    assert verify_token(SECRET, token) == Principal("operator:62.10:dinkes", "operator", "62.10", "dinkes")
+
+
+@pytest.mark.parametrize(
+    ("token_factory", "reason"),
+    [
+        (lambda: issue_token("another-secret-" + "f" * 64, "viewer", "62"), "invalid token"),
+        (lambda: issue_token(SECRET, "viewer", "62", now=1_000_000, ttl_s=60), "token expired"),
+        (lambda: "not.a.jwt", "invalid token"),
+        (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "god", "region": "62"}, SECRET, algorithm="HS256"), "unknown role"),
+        (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "operator", "region": "62"}, SECRET, algorithm="HS256"), "needs an agency"),
+        (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "viewer", "region": "62"}, SECRET, algorithm="HS512"), "invalid token"),
+    ],
+)
+def test_bad_tokens_are_refused_with_a_reason(token_factory, reason):
+    with pytest.raises(TokenError, match=reason):
+        verify_token(SECRET, token_factory())
+
+
+def test_tenancy_rules():
+    operator = Principal("o", "operator", "62.10", "dinkes")
+    assert operator.can_read_innovation("62.10", "dinkes") and operator.can_write_innovation("62.10", "dinkes")
+    assert not operator.can_read_innovation("62.10", "disdik")
+    assert not operator.can_write_innovation("62.11", "dinkes")
+    assert not operator.can_answer_spd("62.10")
+    admin = Principal("a", "region_admin", "62.10")
+    assert admin.can_read_innovation("62.10", "disdik") and not admin.can_write_innovation("62.10", "disdik")
+    assert admin.can_answer_spd("62.10") and not admin.can_answer_spd("62.11")
+    verifier = Principal("v", "verifier", "62.10")
+    assert verifier.can_verify("62.10") and not verifier.can_verify("62.11")
+    assert not verifier.can_write_innovation("62.10", "dinkes")
+    viewer = Principal("w", "viewer", "62.10")
+    assert not any([viewer.can_write_innovation("62.10", "x"), viewer.can_answer_spd("62.10"), viewer.can_verify("62.10")])
+
+
+def test_cli_issues_a_token_that_verifies(monkeypatch):
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "issue", "--role", "verifier", "--region", "62.10"],
+        capture_output=True, text=True, env={"INOVASI_AUTH_SECRET": SECRET, "PATH": "/usr/bin:/bin"}, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert verify_token(SECRET, done.stdout.strip()).role == "verifier"
+
+
+def test_cli_refuses_an_operator_without_agency():
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "token", "issue", "--role", "operator", "--region", "62.10"],
+        capture_output=True, text=True, env={"INOVASI_AUTH_SECRET": SECRET, "PATH": "/usr/bin:/bin"}, timeout=60,
+    )
+    assert done.returncode == 2 and "needs an agency" in done.stderr
