@@ -316,3 +316,12 @@ def load_urusan() -> UrusanCatalogue:
         return UrusanCatalogue.model_validate(yaml.safe_load(_read_data("urusan.yaml")))
     except ValidationError as exc:
         raise CatalogueError(_format_validation_error("urusan.yaml", exc)) from None
+
+
+def methodology_for_cycle(cycle: int) -> Methodology:
+    """The methodology whose catalogue says it is valid for `cycle`."""
+    for methodology_id in METHODOLOGY_IDS:
+        methodology = load_methodology(methodology_id)
+        if cycle in methodology.valid_for_cycles:
+            return methodology
+    raise CatalogueError(f"no methodology is valid for cycle {cycle}")

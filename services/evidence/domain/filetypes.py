@@ -217,7 +217,12 @@ def check_file_type(
         )
     if detected.kind is None:
         return Refused(
-            f"file is a {detected.name}, which is not accepted as evidence; {accepts}",
+            f"file is {_a(detected.name)}, which is not accepted as evidence; {accepts}",
             detected,
         )
-    return Refused(f"file is a {detected.name}, but {accepts}", detected)
+    return Refused(f"file is {_a(detected.name)}, but {accepts}", detected)
+
+
+def _a(name: str) -> str:
+    # "an MP4 video", "an MPEG-4 audio file": the acronyms are read letter by letter.
+    return f"an {name}" if name.startswith(("MP4", "MPEG")) else f"a {name}"

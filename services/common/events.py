@@ -1,0 +1,422 @@
+"""The event contract shared by all services.
+
+Every event is one `Envelope` subclass with a literal `type` and a typed `data` holding the
+NEW STATE of its subject (never a diff). Consumers apply an event only when its `version`
+is newer than what they hold, so redelivery and reordering are harmless.
+
+Streams: one per producing service (`intake.events`, ...), each with a dead-letter stream
+`<stream>.dlq`. Wire format of a stream entry (written by the outbox relay, read by
+FastStream consumers and by plain XREAD readers such as the SSE feed):
+
+    __data__   the envelope as UTF-8 JSON (`Envelope.model_dump_json()`), nothing else
+    type       copy of the envelope's type, informational (XRANGE readability)
+    event_id   copy of the envelope's event_id, informational
+
+The field is named `__data__` because that is where FastStream's Redis stream parser looks;
+plain JSON there is decoded by its fallback path (it is not FastStream's binary format).
+Readers must take everything from `__data__`; the copies are never authoritative.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
+
+from .logging import current_correlation_id
+
+# --- ids ---------------------------------------------------------------------------------
+
+_uuid7_lock = threading.Lock()
+_uuid7_last_ms = 0
+_uuid7_counter = 0
+
+
+def uuid7() -> UUID:
+    """A UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, 12-bit counter, 62 random bits.
+
+    The counter (RFC 9562 method 1) keeps ids generated in one process strictly increasing
+    even within one millisecond or if the clock steps back, so they sort in creation order.
+    """
+    global _uuid7_last_ms, _uuid7_counter
+    with _uuid7_lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms > _uuid7_last_ms:
+            _uuid7_last_ms = now_ms
+            # Random start in the lower half leaves room to count up within the ms.
+            _uuid7_counter = secrets.randbits(11)
+        else:
+            _uuid7_counter += 1
+            if _uuid7_counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _uuid7_last_ms += 1
+                _uuid7_counter = 0
+        ms, counter = _uuid7_last_ms, _uuid7_counter
+    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | secrets.randbits(62)
+    return UUID(int=value)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- streams -----------------------------------------------------------------------------
+
+Producer = Literal["intake", "evidence", "scoring", "notify"]
+PRODUCERS: tuple[Producer, ...] = ("intake", "evidence", "scoring", "notify")
+
+INTAKE_EVENTS = "intake.events"
+EVIDENCE_EVENTS = "evidence.events"
+SCORING_EVENTS = "scoring.events"
+NOTIFY_EVENTS = "notify.events"
+STREAMS = (INTAKE_EVENTS, EVIDENCE_EVENTS, SCORING_EVENTS, NOTIFY_EVENTS)
+DLQ_SUFFIX = ".dlq"
+
+DATA_FIELD = "__data__"
+
+
+def stream_of(producer: Producer) -> str:
+    """The logical stream a service publishes to."""
+    return f"{producer}.events"
+
+
+def dlq_of(stream: str) -> str:
+    return stream + DLQ_SUFFIX
+
+
+# --- shared field types ------------------------------------------------------------------
+
+RegionCode = Annotated[
+    str,
+    Field(
+        pattern=r"^\d{2}(\.\d{2})?$",
+        description="Kemendagri code: '62' (provinsi) or '62.10' (kabupaten/kota)",
+        examples=["62.10"],
+    ),
+]
+IndicatorCode = Annotated[
+    str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$", examples=["sid-01", "spd-02a"])
+]
+Level = Annotated[int, Field(ge=1, le=3, description="chosen parameter of an indicator")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+# Decimals travel as strings ("47.04") so no consumer sees a binary float.
+DecimalStr = Annotated[
+    Decimal,
+    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["47.04"]}),
+]
+
+
+class _Model(BaseModel):
+    # Tolerant reader: a field added by a newer producer does not break older consumers.
+    # Frozen: an event is a fact.
+    model_config = ConfigDict(
+        frozen=True, extra="ignore", json_schema_serialization_defaults_required=True
+    )
+
+
+# --- envelope ----------------------------------------------------------------------------
+
+
+class Envelope(_Model):
+    """Fields common to every event. Subclasses fix `type`, `producer` and `data`."""
+
+    event_id: UUID = Field(default_factory=uuid7, description="UUIDv7, time-ordered")
+    type: str
+    occurred_at: AwareDatetime = Field(default_factory=_utcnow)
+    producer: Producer
+    cycle: int = Field(ge=2000, le=2100, description="assessment year")
+    region: RegionCode
+    subject: str = Field(min_length=1, max_length=200, description="the aggregate's id")
+    version: int = Field(ge=1, description="per subject, increasing with every change")
+    correlation_id: str = Field(
+        default="",
+        max_length=128,
+        description="id of the request or flow; defaults to the bound one, else event_id",
+    )
+    causation_id: str | None = Field(None, max_length=128, description="id of the cause")
+    data: BaseModel
+
+    @model_validator(mode="after")
+    def _defaults_and_subject(self) -> Envelope:
+        if not self.correlation_id:
+            # frozen model: set through object, once, at construction
+            object.__setattr__(
+                self, "correlation_id", current_correlation_id() or str(self.event_id)
+            )
+        expected = self.expected_subject()
+        if expected is not None and self.subject != expected:
+            raise ValueError(f"subject must be {expected!r} for {self.type}, got {self.subject!r}")
+        return self
+
+    def expected_subject(self) -> str | None:
+        """The subject implied by `data`, checked at construction; None = not derived."""
+        return None
+
+
+# --- intake ------------------------------------------------------------------------------
+
+
+def spd_subject(region: str, indicator: str) -> str:
+    return f"{region}/spd/{indicator}"
+
+
+class SpdAnswer(_Model):
+    indicator: IndicatorCode
+    level: Level | None = Field(description="null = answer cleared")
+
+
+class SpdAnswerSet(Envelope):
+    """A region's answer to one SPD indicator (answered once per region)."""
+
+    type: Literal["spd.answer_set"] = "spd.answer_set"
+    producer: Literal["intake"] = "intake"
+    data: SpdAnswer
+
+    def expected_subject(self) -> str:
+        return spd_subject(self.region, self.data.indicator)
+
+
+InnovationStatus = Literal["draft", "submitted", "withdrawn"]
+
+
+class InnovationState(_Model):
+    """What scoring needs to know of an innovation, as it is now."""
+
+    id: str = Field(min_length=1, max_length=100)
+    agency_id: str = Field(min_length=1, max_length=100)
+    name: str
+    status: InnovationStatus
+    urusan_utama: str
+    urusan_lain: list[str] = Field(default_factory=list)
+    answers: dict[IndicatorCode, Level | None] = Field(
+        default_factory=dict, description="SID indicator code -> level, null = unanswered"
+    )
+
+
+class _InnovationEvent(Envelope):
+    producer: Literal["intake"] = "intake"
+    data: InnovationState
+    implied_status: ClassVar[InnovationStatus | None] = None
+
+    def expected_subject(self) -> str:
+        return self.data.id
+
+    @model_validator(mode="after")
+    def _status_matches_type(self) -> _InnovationEvent:
+        if self.implied_status is not None and self.data.status != self.implied_status:
+            raise ValueError(f"{self.type} requires data.status {self.implied_status!r}")
+        return self
+
+
+class InnovationCreated(_InnovationEvent):
+    """An agency created an innovation profile (status draft)."""
+
+    type: Literal["innovation.created"] = "innovation.created"
+    implied_status = "draft"
+
+
+class InnovationUpdated(_InnovationEvent):
+    """An innovation profile or one of its SID answers changed."""
+
+    type: Literal["innovation.updated"] = "innovation.updated"
+
+
+class InnovationSubmitted(_InnovationEvent):
+    """An innovation passed eligibility and was submitted: it now counts for the region."""
+
+    type: Literal["innovation.submitted"] = "innovation.submitted"
+    implied_status = "submitted"
+
+
+class InnovationWithdrawn(_InnovationEvent):
+    """A submitted innovation was withdrawn: it no longer counts."""
+
+    type: Literal["innovation.withdrawn"] = "innovation.withdrawn"
+    implied_status = "withdrawn"
+
+
+# --- evidence ----------------------------------------------------------------------------
+
+EvidenceState = Literal["pending", "accepted", "rejected"]
+EvidenceKind = Literal["pdf", "image", "video", "link"]
+
+
+class EvidenceItem(_Model):
+    evidence_id: str = Field(min_length=1, max_length=100)
+    innovation_id: str | None = Field(description="null = evidence for an SPD answer")
+    indicator: IndicatorCode
+    state: EvidenceState
+    reason: str | None = Field(None, description="the verifier's reason, required on rejection")
+    kind: EvidenceKind
+    sha256: Sha256Hex | None = Field(None, description="of the stored bytes; null for a link")
+    size: int | None = Field(None, ge=0, description="bytes; null for a link")
+    content_type: str | None = Field(None, description="detected from the bytes; null for a link")
+
+    @model_validator(mode="after")
+    def _file_facts(self) -> EvidenceItem:
+        if self.kind != "link" and (self.sha256 is None or self.size is None):
+            raise ValueError(f"a {self.kind} evidence item needs sha256 and size")
+        if self.state == "rejected" and not (self.reason and self.reason.strip()):
+            raise ValueError("a rejected evidence item needs a reason")
+        return self
+
+
+class _EvidenceEvent(Envelope):
+    producer: Literal["evidence"] = "evidence"
+    data: EvidenceItem
+    implied_state: ClassVar[EvidenceState] = "pending"
+
+    def expected_subject(self) -> str:
+        return self.data.evidence_id
+
+    @model_validator(mode="after")
+    def _state_matches_type(self) -> _EvidenceEvent:
+        if self.data.state != self.implied_state:
+            raise ValueError(f"{self.type} requires data.state {self.implied_state!r}")
+        return self
+
+
+class EvidenceStored(_EvidenceEvent):
+    """An evidence file or link was stored for one answer and awaits verification."""
+
+    type: Literal["evidence.stored"] = "evidence.stored"
+    implied_state = "pending"
+
+
+class EvidenceAccepted(_EvidenceEvent):
+    """A verifier accepted an evidence item: its answer counts in the validated figure."""
+
+    type: Literal["evidence.accepted"] = "evidence.accepted"
+    implied_state = "accepted"
+
+
+class EvidenceRejected(_EvidenceEvent):
+    """A verifier rejected an evidence item, with a reason: its answer scores zero."""
+
+    type: Literal["evidence.rejected"] = "evidence.rejected"
+    implied_state = "rejected"
+
+
+# --- scoring -----------------------------------------------------------------------------
+
+
+class Rank(_Model):
+    position: int = Field(ge=1, description="1 = highest")
+    of: int = Field(ge=1, description="number of regions ranked")
+
+
+class FigureRanks(_Model):
+    type: Rank | None = Field(description="among all regions of the same type nationally")
+    province: Rank | None = Field(
+        description="among the kabupaten/kota of the same province; null for a provinsi"
+    )
+
+
+class ScoreFigure(_Model):
+    iid: DecimalStr = Field(description="0-100, two decimals")
+    category: str = Field(description="category id of the methodology, e.g. 'inovatif'")
+    innovations_counted: int = Field(ge=0)
+    spd: DecimalStr
+    sid_average: DecimalStr
+    sji: DecimalStr
+    total: DecimalStr
+    ranks: FigureRanks
+
+
+class RegionScore(_Model):
+    methodology: str = Field(examples=["iid-2026"])
+    claimed: ScoreFigure = Field(description="every answer as the region claims it")
+    provisional: ScoreFigure = Field(description="answers whose evidence is not rejected")
+    validated: ScoreFigure = Field(description="only answers with accepted evidence")
+    caused_by: UUID = Field(description="event_id of the event that caused this score")
+
+
+class ScoreUpdated(Envelope):
+    """A region's index was recomputed: the three figures, categories and ranks."""
+
+    type: Literal["score.updated"] = "score.updated"
+    producer: Literal["scoring"] = "scoring"
+    data: RegionScore
+
+    def expected_subject(self) -> str:
+        return self.region
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+EVENT_CLASSES: tuple[type[Envelope], ...] = (
+    SpdAnswerSet,
+    InnovationCreated,
+    InnovationUpdated,
+    InnovationSubmitted,
+    InnovationWithdrawn,
+    EvidenceStored,
+    EvidenceAccepted,
+    EvidenceRejected,
+    ScoreUpdated,
+)
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
+}
+
+Event = Annotated[
+    SpdAnswerSet
+    | InnovationCreated
+    | InnovationUpdated
+    | InnovationSubmitted
+    | InnovationWithdrawn
+    | EvidenceStored
+    | EvidenceAccepted
+    | EvidenceRejected
+    | ScoreUpdated,
+    Field(discriminator="type"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(raw: str | bytes | Mapping[str, Any]) -> Event:
+    """Validate JSON text or a decoded dict into its event class (pydantic.ValidationError
+    when the type is unknown or a field is wrong)."""
+    if isinstance(raw, (str, bytes)):
+        return EVENT_ADAPTER.validate_json(raw)
+    return EVENT_ADAPTER.validate_python(raw)
+
+
+class UndecodableEntry(ValueError):
+    """A stream entry that is not an event of this contract; it can never be handled."""
+
+
+def entry_fields(payload: str, event_type: str, event_id: str) -> dict[str, str]:
+    """The stream entry for an already serialised envelope (see module docstring)."""
+    return {DATA_FIELD: payload, "type": event_type, "event_id": event_id}
+
+
+def to_entry(event: Envelope) -> dict[str, str]:
+    return entry_fields(event.model_dump_json(), event.type, str(event.event_id))
+
+
+def from_entry(fields: Mapping[bytes, bytes] | Mapping[str, str]) -> Event:
+    """Parse a stream entry as returned by redis-py (bytes or decoded str keys)."""
+    raw = fields.get(DATA_FIELD.encode()) or fields.get(DATA_FIELD)  # type: ignore[call-overload]
+    if raw is None:
+        raise UndecodableEntry(f"stream entry has no {DATA_FIELD!r} field")
+    try:
+        return parse_event(raw)
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise UndecodableEntry(str(exc)) from exc

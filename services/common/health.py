@@ -1,0 +1,91 @@
+"""`/healthz`, `/readyz` and `/metrics` for every service.
+
+    app.include_router(health_router({
+        "redis": redis_check(redis), "postgres": postgres_check(pool), "s3": s3_check(minio, bucket),
+    }))
+
+/healthz: the process answers (liveness; no dependency checks, so an outage does not get
+every replica restarted). /readyz: every check passes within `timeout` (200) or not (503,
+with each failing check's error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+if TYPE_CHECKING:
+    import asyncpg
+    from redis.asyncio import Redis
+
+Check = Callable[[], Awaitable[object]]
+
+
+def redis_check(redis: Redis) -> Check:
+    async def check() -> None:
+        await redis.ping()
+
+    return check
+
+
+def postgres_check(pool: asyncpg.Pool) -> Check:
+    async def check() -> None:
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
+    return check
+
+
+def s3_check(client: Any, bucket: str) -> Check:
+    """For a (sync) minio.Minio client: the bucket must exist."""
+
+    async def check() -> None:
+        if not await asyncio.to_thread(client.bucket_exists, bucket):
+            raise RuntimeError(f"bucket {bucket!r} does not exist")
+
+    return check
+
+
+async def _run(check: Check, timeout: float) -> str | None:
+    try:
+        await asyncio.wait_for(check(), timeout)
+    except TimeoutError:
+        return f"timed out after {timeout}s"
+    except Exception as exc:
+        return repr(exc)[:300]
+    return None
+
+
+def health_router(
+    checks: Mapping[str, Check],
+    *,
+    timeout: float = 2.0,
+    registry: CollectorRegistry = REGISTRY,
+) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        names = list(checks)
+        errors = await asyncio.gather(*(_run(checks[name], timeout) for name in names))
+        results = {name: (error or "ok") for name, error in zip(names, errors, strict=True)}
+        ready = all(error is None for error in errors)
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

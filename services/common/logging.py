@@ -1,0 +1,153 @@
+"""structlog JSON logging with request and event context carried in contextvars.
+
+Everything logged inside `bind_event(...)` or an HTTP request wrapped by
+`CorrelationIdMiddleware` carries `event_id` / `correlation_id` without passing them
+around. Logs of libraries that use the standard `logging` module (FastStream, uvicorn)
+go through the same JSON renderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, TextIO
+
+import structlog
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from .events import Envelope
+
+CORRELATION_HEADER = "x-correlation-id"
+
+# Read by `events.Envelope` as the default correlation id of events created while
+# handling a request or an event.
+_correlation_id: ContextVar[str | None] = ContextVar("inovasi_correlation_id", default=None)
+
+
+def current_correlation_id() -> str | None:
+    return _correlation_id.get()
+
+
+def configure_logging(
+    level: str = "INFO",
+    *,
+    json: bool = True,
+    service: str | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Route structlog and stdlib logging to one JSON (or console) renderer on `stream`
+    (default stdout)."""
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if service:
+        shared.insert(0, _add_service(service))
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        # Not cached: module-level loggers must follow a later configure_logging() call.
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        # ExtraAdder keeps the `extra=` context FastStream attaches to its records.
+        foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # FastStream gives its loggers their own colour handler and stops propagation at
+    # import time; send them through the root handler instead. (uvicorn: pass
+    # log_config=None to uvicorn so it keeps this configuration.)
+    import faststream  # noqa: F401  (so its import-time setup has happened)
+
+    for name in ("faststream", "faststream.access.redis", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        library_logger = logging.getLogger(name)
+        library_logger.handlers.clear()
+        library_logger.propagate = True
+
+
+def _add_service(service: str) -> Any:
+    def add(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return add
+
+
+def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name, **initial)
+
+
+@contextmanager
+def bind_correlation_id(correlation_id: str) -> Iterator[None]:
+    token = _correlation_id.set(correlation_id)
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+            yield
+    finally:
+        _correlation_id.reset(token)
+
+
+@contextmanager
+def bind_event(event: Envelope, **extra: Any) -> Iterator[None]:
+    """Bind an event's ids for logs, and its correlation id for events it causes."""
+    with bind_correlation_id(event.correlation_id), structlog.contextvars.bound_contextvars(
+        event_id=str(event.event_id),
+        event_type=event.type,
+        causation_id=event.causation_id,
+        subject=event.subject,
+        region=event.region,
+        **extra,
+    ):
+        yield
+
+
+class CorrelationIdMiddleware:
+    """ASGI middleware: take `X-Correlation-ID` from the request (or make one), bind it for
+    the request's logs and events, and echo it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from .events import uuid7  # events imports this module
+
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(CORRELATION_HEADER.encode(), b"").decode("latin-1").strip()
+        # Bounded and printable: the value lands in logs and event envelopes.
+        correlation_id = raw if raw and len(raw) <= 128 and raw.isprintable() else str(uuid7())
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                header = (CORRELATION_HEADER.encode(), correlation_id.encode())
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        with bind_correlation_id(correlation_id):
+            await self.app(scope, receive, send_with_header)

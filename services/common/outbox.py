@@ -1,0 +1,251 @@
+"""Transactional outbox: events commit with the state that caused them, a relay publishes.
+
+A service calls `enqueue(conn, event)` inside the transaction of its business write, so a
+2xx means both are committed. `OutboxRelay` moves committed rows to Redis: it claims
+unpublished rows with `FOR UPDATE SKIP LOCKED` (several relays share the work), XADDs them in
+id order, stamps them published and commits. If Redis is down the transaction rolls back and
+the rows wait; a crash between XADD and commit publishes a row twice, which consumers absorb
+through their inbox. Rows from transactions committing out of id order may be published out
+of order; consumers order by `version`, not by arrival.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from .db import check_schema_name
+from .events import STREAMS, Envelope, entry_fields, stream_of
+from .logging import get_logger
+from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from .settings import Settings
+
+log = get_logger(__name__)
+
+
+async def enqueue(conn: asyncpg.Connection, event: Envelope, stream: str | None = None) -> None:
+    """Insert `event` into this schema's outbox, in the caller's transaction.
+
+    `stream` is the logical stream (default: the producer's); the relay adds the prefix.
+    """
+    if not conn.is_in_transaction():
+        raise RuntimeError("enqueue must run inside the transaction of the business write")
+    stream = stream or stream_of(event.producer)
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+    await conn.execute(
+        "INSERT INTO outbox (event_id, stream, type, payload) VALUES ($1, $2, $3, $4)",
+        event.event_id,
+        stream,
+        event.type,
+        event.model_dump_json(),
+    )
+
+
+class OutboxRelay:
+    """Publishes one schema's outbox to Redis until stopped. `start()` / `stop()`, or
+    `await publish_batch()` to drive it by hand (tests, the CLI)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: Redis,
+        *,
+        schema: str,
+        dsn: str | None = None,
+        stream_prefix: str = "",
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 10.0,
+        stream_maxlen: int | None = None,
+        retention_s: float = 7 * 24 * 3600,
+        purge_every_s: float = 300.0,
+    ) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.schema = check_schema_name(schema)
+        self.dsn = dsn  # for the LISTEN connection; None = polling only
+        self.stream_prefix = stream_prefix
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stream_maxlen = stream_maxlen
+        self.retention_s = retention_s
+        self.purge_every_s = purge_every_s
+        self.channel = f"{schema}.outbox"  # matches outbox_notify() in sql/001_outbox_inbox.sql
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._listener_tried_at = float("-inf")
+        self._purged_at = float("-inf")
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, pool: asyncpg.Pool, redis: Redis, *, service: str
+    ) -> OutboxRelay:
+        return cls(
+            pool,
+            redis,
+            schema=settings.schema(service),
+            dsn=settings.database_url,
+            stream_prefix=settings.stream_prefix,
+            batch_size=settings.outbox_batch_size,
+            poll_interval=settings.outbox_poll_s,
+            backoff_initial=settings.outbox_backoff_initial_s,
+            backoff_max=settings.outbox_backoff_max_s,
+            stream_maxlen=settings.stream_maxlen,
+            retention_s=settings.outbox_retention_s,
+        )
+
+    # --- one step ---------------------------------------------------------------------
+
+    async def publish_batch(self) -> int:
+        """Publish up to batch_size unpublished rows; return how many. Raises (and leaves
+        the rows unpublished) when Redis or PostgreSQL fails."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                f"""SELECT id, event_id, stream, type, payload FROM {self.schema}.outbox
+                    WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for row in rows:
+                    pipe.xadd(
+                        self.stream_prefix + row["stream"],
+                        entry_fields(row["payload"], row["type"], str(row["event_id"])),  # type: ignore[arg-type]
+                        maxlen=self.stream_maxlen,
+                        approximate=True,
+                    )
+                entry_ids = await pipe.execute()
+            await conn.executemany(
+                f"UPDATE {self.schema}.outbox SET published_at = now(), entry_id = $2 WHERE id = $1",
+                [(row["id"], _text(entry_id)) for row, entry_id in zip(rows, entry_ids, strict=True)],
+            )
+        OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.pool.acquire() as conn:
+            count = await conn.fetchval(
+                f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"
+            )
+        OUTBOX_BACKLOG.labels(self.schema).set(count)
+        return int(count)
+
+    async def purge(self) -> int:
+        """Delete rows published longer than retention_s ago."""
+        async with self.pool.acquire() as conn:
+            status = await conn.execute(
+                f"""DELETE FROM {self.schema}.outbox
+                    WHERE published_at < now() - make_interval(secs => $1)""",
+                float(self.retention_s),
+            )
+        return int(status.split()[-1])
+
+    # --- loop -------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll (in-process alternative to NOTIFY)."""
+        self._wakeup.set()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.schema}")
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def run(self) -> None:
+        backoff = self.backoff_initial
+        try:
+            while not self._stopping:
+                self._wakeup.clear()  # a NOTIFY during the batch triggers another round
+                await self._ensure_listener()
+                try:
+                    published = await self.publish_batch()
+                    if published < self.batch_size:
+                        await self._housekeeping()
+                except Exception as exc:  # Redis or PostgreSQL unavailable: rows wait
+                    with contextlib.suppress(Exception):
+                        await self.backlog()  # keep the gauge growing for alerts
+                    log.warning(
+                        "outbox relay cannot publish; will retry",
+                        schema=self.schema,
+                        error=repr(exc),
+                        retry_in_s=backoff,
+                    )
+                    await self._sleep(backoff, wake_early=False)
+                    backoff = min(backoff * 2, self.backoff_max)
+                    continue
+                backoff = self.backoff_initial
+                if published < self.batch_size:  # drained: wait for a hint or the poll
+                    await self._sleep(self.poll_interval, wake_early=True)
+        finally:
+            await self._close_listener()
+
+    async def _housekeeping(self) -> None:
+        await self.backlog()
+        if time.monotonic() - self._purged_at >= self.purge_every_s:
+            self._purged_at = time.monotonic()
+            await self.purge()
+
+    async def _sleep(self, seconds: float, *, wake_early: bool) -> None:
+        # stop() always interrupts; NOTIFY/wake() only when waiting for work, not while
+        # backing off from a failure.
+        deadline = time.monotonic() + seconds
+        while not self._stopping:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            if wake_early or self._stopping:
+                return
+            self._wakeup.clear()
+
+    async def _ensure_listener(self) -> None:
+        # LISTEN needs a dedicated connection: a pooled one is UNLISTENed on release.
+        if self.dsn is None or (self._listener is not None and not self._listener.is_closed()):
+            return
+        if time.monotonic() - self._listener_tried_at < 5.0:
+            return
+        self._listener_tried_at = time.monotonic()
+        try:
+            conn = await asyncpg.connect(self.dsn)
+            await conn.add_listener(self.channel, lambda *_: self._wakeup.set())
+            conn.add_termination_listener(lambda _conn: self._forget_listener())
+            self._listener = conn
+        except Exception as exc:  # polling still works without it
+            log.info("outbox relay: LISTEN unavailable, polling", error=repr(exc))
+
+    def _forget_listener(self) -> None:
+        self._listener = None
+
+    async def _close_listener(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+            self._listener = None
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

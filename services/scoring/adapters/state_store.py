@@ -1,0 +1,194 @@
+"""The scoring schema: newest state per subject (applied only when an event's version is
+newer), every computed score, and the current score of each region for ranks."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from uuid import UUID
+
+import asyncpg
+
+from services.common.events import (
+    Envelope,
+    EvidenceItem,
+    InnovationState,
+    SpdAnswer,
+)
+from services.scoring.domain.engine import FIGURES
+from services.scoring.domain.state import StoredEvidence, StoredInnovation
+
+
+async def lock_region(conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None) -> int:
+    """Take the region's row lock for this transaction (created on first use); return its
+    score version. Events of one region are applied one at a time; other regions go on."""
+    await conn.execute(
+        "INSERT INTO regions (cycle, code, type, province) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        cycle, code, type_, province,
+    )
+    return await conn.fetchval(
+        "SELECT score_version FROM regions WHERE cycle = $1 AND code = $2 FOR UPDATE", cycle, code
+    )
+
+
+async def apply_spd_answer(conn: asyncpg.Connection, event: Envelope, data: SpdAnswer) -> bool:
+    """True when the event was newer than what is stored (and so was applied)."""
+    status = await conn.execute(
+        """INSERT INTO spd_answers (cycle, region, indicator, level, version)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (cycle, region, indicator) DO UPDATE
+             SET level = EXCLUDED.level, version = EXCLUDED.version
+             WHERE spd_answers.version < EXCLUDED.version""",
+        event.cycle, event.region, data.indicator, data.level, event.version,
+    )
+    return status == "INSERT 0 1"
+
+
+async def apply_innovation(conn: asyncpg.Connection, event: Envelope, data: InnovationState) -> bool:
+    status = await conn.execute(
+        """INSERT INTO innovations (cycle, id, region, agency_id, name, status, urusan_utama,
+                                    urusan_lain, answers, version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (cycle, id) DO UPDATE
+             SET agency_id = EXCLUDED.agency_id, name = EXCLUDED.name, status = EXCLUDED.status,
+                 urusan_utama = EXCLUDED.urusan_utama, urusan_lain = EXCLUDED.urusan_lain,
+                 answers = EXCLUDED.answers, version = EXCLUDED.version
+             WHERE innovations.version < EXCLUDED.version""",
+        event.cycle, data.id, event.region, data.agency_id, data.name, data.status,
+        data.urusan_utama, list(data.urusan_lain), dict(data.answers), event.version,
+    )
+    return status == "INSERT 0 1"
+
+
+async def apply_evidence(conn: asyncpg.Connection, event: Envelope, data: EvidenceItem) -> bool:
+    status = await conn.execute(
+        """INSERT INTO evidence (cycle, id, region, innovation_id, indicator, state, version)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (cycle, id) DO UPDATE
+             SET state = EXCLUDED.state, version = EXCLUDED.version
+             WHERE evidence.version < EXCLUDED.version""",
+        event.cycle, data.evidence_id, event.region, data.innovation_id, data.indicator,
+        data.state, event.version,
+    )
+    return status == "INSERT 0 1"
+
+
+async def load_region_state(
+    conn: asyncpg.Connection, cycle: int, code: str
+) -> tuple[dict[str, int | None], list[StoredInnovation], list[StoredEvidence]]:
+    spd = {
+        row["indicator"]: row["level"]
+        for row in await conn.fetch(
+            "SELECT indicator, level FROM spd_answers WHERE cycle = $1 AND region = $2", cycle, code
+        )
+    }
+    innovations = [
+        StoredInnovation(
+            id=row["id"],
+            status=row["status"],
+            urusan_utama=row["urusan_utama"],
+            urusan_lain=tuple(row["urusan_lain"]),
+            answers=row["answers"],
+            name=row["name"],
+            agency=row["agency_id"],
+        )
+        for row in await conn.fetch(
+            """SELECT id, status, urusan_utama, urusan_lain, answers, name, agency_id
+               FROM innovations WHERE cycle = $1 AND region = $2""",
+            cycle, code,
+        )
+    ]
+    evidence = [
+        StoredEvidence(row["innovation_id"], row["indicator"], row["state"])
+        for row in await conn.fetch(
+            "SELECT innovation_id, indicator, state FROM evidence WHERE cycle = $1 AND region = $2",
+            cycle, code,
+        )
+    ]
+    return spd, innovations, evidence
+
+
+def _jsonable(figures: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    return {f: {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()} for f, values in figures.items()}
+
+
+async def save_score(
+    conn: asyncpg.Connection,
+    *,
+    cycle: int,
+    code: str,
+    type_: str,
+    province: str | None,
+    version: int,
+    caused_by: UUID,
+    cause_type: str,
+    methodology: str,
+    figures: dict[str, dict[str, object]],
+) -> None:
+    stored = _jsonable(figures)
+    await conn.execute(
+        """INSERT INTO scores (cycle, region, version, caused_by, cause_type, methodology, figures)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        cycle, code, version, caused_by, cause_type, methodology, stored,
+    )
+    await conn.execute(
+        """INSERT INTO current_scores (cycle, region, type, province, version, iid_claimed,
+                                       iid_provisional, iid_validated, figures, caused_by, computed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+           ON CONFLICT (cycle, region) DO UPDATE
+             SET version = EXCLUDED.version, iid_claimed = EXCLUDED.iid_claimed,
+                 iid_provisional = EXCLUDED.iid_provisional, iid_validated = EXCLUDED.iid_validated,
+                 figures = EXCLUDED.figures, caused_by = EXCLUDED.caused_by,
+                 computed_at = EXCLUDED.computed_at""",
+        cycle, code, type_, province, version,
+        figures["claimed"]["iid"], figures["provisional"]["iid"], figures["validated"]["iid"],
+        stored, caused_by,
+    )
+    await conn.execute(
+        "UPDATE regions SET score_version = $3 WHERE cycle = $1 AND code = $2", cycle, code, version
+    )
+
+
+async def rank_of(
+    conn: asyncpg.Connection, cycle: int, type_: str, province: str | None, iids: dict[str, Decimal]
+) -> dict[str, tuple[int, int | None]]:
+    """Competition rank (1 + regions strictly higher) in the type and, for a kabupaten or
+    kota, in its province among its type. Regions without a score are at 0 and never higher."""
+    row = await conn.fetchrow(
+        """SELECT
+             count(*) FILTER (WHERE iid_claimed > $3)     AS claimed_type,
+             count(*) FILTER (WHERE iid_provisional > $4) AS provisional_type,
+             count(*) FILTER (WHERE iid_validated > $5)   AS validated_type,
+             count(*) FILTER (WHERE province = $6 AND iid_claimed > $3)     AS claimed_province,
+             count(*) FILTER (WHERE province = $6 AND iid_provisional > $4) AS provisional_province,
+             count(*) FILTER (WHERE province = $6 AND iid_validated > $5)   AS validated_province
+           FROM current_scores WHERE cycle = $1 AND type = $2""",
+        cycle, type_, iids["claimed"], iids["provisional"], iids["validated"], province,
+    )
+    return {
+        f: (row[f"{f}_type"] + 1, row[f"{f}_province"] + 1 if province is not None else None)
+        for f in FIGURES
+    }
+
+
+async def current_scores(conn: asyncpg.Connection, cycle: int, type_: str | None = None) -> list[asyncpg.Record]:
+    if type_ is None:
+        return await conn.fetch("SELECT * FROM current_scores WHERE cycle = $1", cycle)
+    return await conn.fetch("SELECT * FROM current_scores WHERE cycle = $1 AND type = $2", cycle, type_)
+
+
+async def current_score(conn: asyncpg.Connection, cycle: int, code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM current_scores WHERE cycle = $1 AND region = $2", cycle, code)
+
+
+async def score_history(conn: asyncpg.Connection, cycle: int, code: str, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT version, caused_by, cause_type, computed_at, methodology, figures
+           FROM scores WHERE cycle = $1 AND region = $2 ORDER BY version DESC LIMIT $3""",
+        cycle, code, limit,
+    )
+
+
+def figures_json(record: asyncpg.Record) -> dict:
+    figures = record["figures"]
+    return json.loads(figures) if isinstance(figures, str) else figures

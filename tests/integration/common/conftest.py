@@ -1,0 +1,62 @@
+"""Fixtures for the shared plumbing's tests against the machine's real Redis and PostgreSQL.
+
+Each test gets its own stream prefix and schema prefix, and removes its keys and schemas,
+so runs in parallel do not see each other. Timings are shrunk through settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+
+from services.common.db import create_pool, migrate
+from services.common.settings import Settings
+from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, unique_suffix
+
+SERVICE = "svc"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    suffix = unique_suffix()
+    return Settings(
+        database_url=DATABASE_URL,
+        redis_url=REDIS_URL,
+        stream_prefix=f"{suffix}.",
+        schema_prefix=f"{suffix}_",
+        consumer_block_ms=100,
+        consumer_max_records=10,
+        reclaim_idle_ms=300,
+        reclaim_poll_ms=100,
+        max_deliveries=3,
+        outbox_poll_s=0.2,
+        outbox_backoff_initial_s=0.05,
+        outbox_backoff_max_s=0.2,
+        graceful_timeout_s=5.0,
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url)
+    yield client
+    await delete_keys(client, settings.stream_prefix)
+    await client.aclose()
+
+
+@pytest.fixture
+async def schema(settings: Settings) -> AsyncIterator[str]:
+    """The service schema with the plumbing tables (outbox, inbox) migrated in."""
+    name = settings.schema(SERVICE)
+    await migrate(settings.database_url, name, None)
+    yield name
+    await drop_schema(settings.database_url, name)
+
+
+@pytest.fixture
+async def pool(settings: Settings, schema: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=6)
+    yield pool
+    await pool.close()

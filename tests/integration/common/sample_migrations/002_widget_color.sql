@@ -1,0 +1,2 @@
+ALTER TABLE widgets ADD COLUMN color text;
+INSERT INTO widgets (name, color) VALUES ('second', 'red');

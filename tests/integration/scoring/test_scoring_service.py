@@ -1,0 +1,164 @@
+"""The scoring service against real Redis and PostgreSQL: events in, scores out, equal to a
+fresh recomputation whatever the order or repetition of events."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+from redis.asyncio import Redis
+
+from services.common import events as ev
+from services.scoring.app import create_app
+from services.scoring.domain.engine import compile_methodology, score_region
+from services.scoring.domain.state import StoredEvidence, StoredInnovation, region_from_state
+from tests.support import events as sample
+from tests.support.infra import wait_until
+from tests.support.platform import cleanup, isolated_settings, running, token
+
+pytestmark = pytest.mark.integration
+REGION = "62.10"
+
+
+@pytest.fixture
+async def settings():
+    settings = isolated_settings()
+    yield settings
+    await cleanup(settings)
+
+
+def cycle_events() -> tuple[list[ev.Envelope], dict]:
+    """A small region history: SPD answers, two innovations (one withdrawn later), evidence
+    accepted, pending and rejected. Returns the events and the final state."""
+    events: list[ev.Envelope] = [
+        sample.spd_answer_set("spd-01", 3, version=1),
+        sample.spd_answer_set("spd-06", 1, version=1),
+        sample.spd_answer_set("spd-06", 3, version=2),
+    ]
+    answers_a = {"sid-16": 3, "sid-17": 2, "sid-35": 3}
+    answers_b = {"sid-16": 1, "sid-18": 2}
+    events += [
+        sample.innovation("innovation.created", "a", data={"answers": answers_a, "status": "draft"}, version=1),
+        sample.innovation("innovation.submitted", "a", data={"answers": answers_a}, version=2),
+        sample.innovation("innovation.created", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=1),
+        sample.innovation("innovation.submitted", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=2),
+        sample.innovation("innovation.withdrawn", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=3),
+    ]
+    evidence = [
+        ("e1", None, "spd-01", "accepted"),
+        ("e2", None, "spd-06", "pending"),
+        ("e3", "a", "sid-16", "accepted"),
+        ("e4", "a", "sid-17", "rejected"),
+        ("e5", "a", "sid-35", "pending"),
+        ("e6", "b", "sid-16", "accepted"),
+    ]
+    for evidence_id, innovation_id, indicator, state in evidence:
+        data = {"innovation_id": innovation_id, "indicator": indicator}
+        events.append(sample.evidence("evidence.stored", evidence_id, data=data, version=1))
+        if state != "pending":
+            events.append(sample.evidence(f"evidence.{state}", evidence_id, data=data, version=2))
+    final = {
+        "spd": {"spd-01": 3, "spd-06": 3},
+        "innovations": [
+            StoredInnovation("a", "submitted", "kesehatan", ("sosial",), answers_a),
+            StoredInnovation("b", "withdrawn", "pendidikan", ("sosial",), answers_b),
+        ],
+        "evidence": [StoredEvidence(i, ind, s) for _, i, ind, s in evidence],
+    }
+    return events, final
+
+
+async def publish(redis: Redis, settings, events: list[ev.Envelope]) -> None:
+    for event in events:
+        stream = ev.stream_of(event.producer)
+        await redis.xadd(settings.stream(stream), ev.to_entry(event))
+
+
+def expected_iids(final: dict) -> dict[str, str]:
+    region = region_from_state(REGION, "kabupaten", "62", final["spd"], final["innovations"], final["evidence"])
+    score = score_region(region, compile_methodology("iid-2026"))
+    return {f: str(score.figures[f].iid) for f in ("claimed", "provisional", "validated")}
+
+
+@pytest.mark.parametrize("shuffle_seed", [None, 7])
+async def test_scores_equal_a_fresh_recomputation_whatever_the_order(settings, shuffle_seed):
+    events, final = cycle_events()
+    if shuffle_seed is not None:
+        rng = random.Random(shuffle_seed)
+        events = events + rng.sample(events, 5)  # redeliveries
+        rng.shuffle(events)
+    expected = expected_iids(final)
+    app = create_app(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with running(app) as client:
+            await publish(redis, settings, events)
+
+            async def settled():
+                response = await client.get(f"/v1/cycles/2026/regions/{REGION}/score", headers=token("viewer"))
+                body = response.json()
+                got = {f: body["figures"][f]["iid"] for f in expected}
+                return body if got == expected else None
+
+            runtime = app.state.runtime
+            unique = {e.event_id for e in events}
+
+            async def all_handled():
+                async with runtime.pool.acquire() as conn:
+                    rows = await conn.fetch("SELECT event_id, count(*) AS n FROM inbox GROUP BY event_id")
+                return rows if len(rows) == len(unique) else None
+
+            inbox = await wait_until(all_handled, timeout=20)
+            # Every event left exactly one inbox row (duplicates skipped).
+            assert {row["event_id"] for row in inbox} == unique
+            assert all(row["n"] == 1 for row in inbox)
+            body = await wait_until(settled, timeout=5)
+            assert body["figures"]["validated"]["rank"]["type"]["of"] == 415
+            assert body["figures"]["validated"]["rank"]["province"]["position"] == 1
+            history = (await client.get(f"/v1/cycles/2026/regions/{REGION}/history", headers=token("viewer"))).json()
+            assert history["scores"][0]["iid"] == expected
+            assert {s["caused_by"] for s in history["scores"]} <= {str(e.event_id) for e in events}
+    finally:
+        await redis.aclose()
+
+
+async def test_score_updated_is_published_and_rankings_rank_all_regions(settings):
+    events, final = cycle_events()
+    app = create_app(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with running(app) as client:
+            await publish(redis, settings, events)
+
+            async def published():
+                entries = await redis.xrange(settings.stream(ev.SCORING_EVENTS))
+                return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= len(events) else None
+
+            updates = await wait_until(published, timeout=20)
+            latest = max(updates, key=lambda u: u.version)
+            assert latest.type == "score.updated" and latest.region == REGION
+            assert str(latest.data.validated.iid) == expected_iids(final)["validated"]
+            assert [u.version for u in sorted(updates, key=lambda u: u.version)] == list(range(1, len(events) + 1))
+            ranking = (await client.get("/v1/cycles/2026/rankings?type=kabupaten&province=62", headers=token("viewer"))).json()
+            assert ranking["regions"][0]["region"] == REGION and ranking["regions"][0]["rank"] == 1
+            assert all(r["rank"] == 2 for r in ranking["regions"][1:])  # the others tie at 0
+            explain = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("region_admin"))
+            assert explain.status_code == 200 and explain.json()["score"]["iid"] == float(Decimal(expected_iids(final)["validated"]))
+            forbidden = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("operator", agency="dinkes"))
+            assert forbidden.status_code == 403
+    finally:
+        await redis.aclose()
+
+
+async def test_bad_requests_are_4xx_naming_the_problem(settings):
+    app = create_app(settings, consume=False)
+    async with running(app) as client:
+        assert (await client.get("/v1/cycles/2026/regions/99.99/score", headers=token("viewer"))).status_code == 404
+        assert (await client.get("/v1/cycles/1999/rankings", headers=token("viewer"))).status_code == 404
+        bad = await client.get("/v1/cycles/2026/rankings?figure=best", headers=token("viewer"))
+        assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "query.figure"
+        gap = await client.get(f"/v1/cycles/2026/regions/{REGION}/gap?target=excellent", headers=token("region_admin"))
+        assert gap.status_code == 422 and gap.json()["problems"][0]["field"] == "query.target"
+        unauth = await client.get(f"/v1/cycles/2026/regions/{REGION}/score")
+        assert unauth.status_code == 401

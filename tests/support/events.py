@@ -1,0 +1,118 @@
+"""Valid sample events of every type, for tests of any service. Keyword arguments override
+envelope fields; `data=` overrides fields of the data model."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from services.common import events as ev
+
+REGION = "62.10"  # Kabupaten Gunung Mas
+CYCLE = 2026
+SHA = "ab" * 32
+
+
+def _envelope(subject: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    base: dict[str, Any] = {"cycle": CYCLE, "region": REGION, "subject": subject, "version": 1}
+    base.update(overrides)
+    return base
+
+
+def spd_answer_set(indicator: str = "spd-01", level: int | None = 2, **kw: Any) -> ev.SpdAnswerSet:
+    region = kw.get("region", REGION)
+    data = ev.SpdAnswer(indicator=indicator, level=level)
+    return ev.SpdAnswerSet(data=data, **_envelope(ev.spd_subject(region, indicator), kw))
+
+
+_INNOVATION_CLASSES: dict[str, type[ev.Envelope]] = {
+    "innovation.created": ev.InnovationCreated,
+    "innovation.updated": ev.InnovationUpdated,
+    "innovation.submitted": ev.InnovationSubmitted,
+    "innovation.withdrawn": ev.InnovationWithdrawn,
+}
+_STATUS = {
+    "innovation.created": "draft",
+    "innovation.updated": "draft",
+    "innovation.submitted": "submitted",
+    "innovation.withdrawn": "withdrawn",
+}
+
+
+def innovation(
+    type: str = "innovation.submitted", innovation_id: str = "inn-1", *,
+    data: dict[str, Any] | None = None, **kw: Any,
+) -> ev.Envelope:
+    fields: dict[str, Any] = {
+        "id": innovation_id,
+        "agency_id": "dinkes",
+        "name": "Posyandu digital",
+        "status": _STATUS[type],
+        "urusan_utama": "kesehatan",
+        "urusan_lain": ["sosial"],
+        "answers": {"sid-01": 3, "sid-02": None},
+    }
+    fields.update(data or {})
+    state = ev.InnovationState(**fields)
+    return _INNOVATION_CLASSES[type](data=state, **_envelope(state.id, kw))
+
+
+_EVIDENCE_CLASSES: dict[str, type[ev.Envelope]] = {
+    "evidence.stored": ev.EvidenceStored,
+    "evidence.accepted": ev.EvidenceAccepted,
+    "evidence.rejected": ev.EvidenceRejected,
+}
+
+
+def evidence(
+    type: str = "evidence.stored", evidence_id: str = "evd-1", *,
+    data: dict[str, Any] | None = None, **kw: Any,
+) -> ev.Envelope:
+    state = type.split(".")[1].replace("stored", "pending")
+    fields: dict[str, Any] = {
+        "evidence_id": evidence_id,
+        "innovation_id": "inn-1",
+        "indicator": "sid-01",
+        "state": state,
+        "reason": "halaman tanda tangan tidak terbaca" if state == "rejected" else None,
+        "kind": "pdf",
+        "sha256": SHA,
+        "size": 12345,
+        "content_type": "application/pdf",
+    }
+    fields.update(data or {})
+    item = ev.EvidenceItem(**fields)
+    return _EVIDENCE_CLASSES[type](data=item, **_envelope(item.evidence_id, kw))
+
+
+def _figure(iid: str) -> ev.ScoreFigure:
+    return ev.ScoreFigure(
+        iid=Decimal(iid), category="inovatif", innovations_counted=14,
+        spd=Decimal("40.00"), sid_average=Decimal("62.30"), sji=Decimal("5.32"),
+        total=Decimal("107.62"),
+        ranks=ev.FigureRanks(type=ev.Rank(position=120, of=415), province=ev.Rank(position=3, of=13)),
+    )
+
+
+def score_updated(caused_by: ev.Envelope | None = None, **kw: Any) -> ev.ScoreUpdated:
+    region = kw.get("region", REGION)
+    cause = caused_by or innovation()
+    data = ev.RegionScore(
+        methodology="iid-2026", claimed=_figure("47.04"), provisional=_figure("43.05"),
+        validated=_figure("40.01"), caused_by=cause.event_id,
+    )
+    kw.setdefault("causation_id", str(cause.event_id))
+    kw.setdefault("correlation_id", cause.correlation_id)
+    return ev.ScoreUpdated(data=data, **_envelope(region, kw))
+
+
+def one_of_each() -> list[ev.Envelope]:
+    return [
+        spd_answer_set(),
+        spd_answer_set("spd-02a", None),
+        *(innovation(t) for t in _INNOVATION_CLASSES),
+        *(evidence(t) for t in _EVIDENCE_CLASSES),
+        evidence("evidence.stored", "evd-link", data={"kind": "link", "sha256": None, "size": None,
+                                                      "content_type": None}),
+        score_updated(),
+    ]

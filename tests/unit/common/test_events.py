@@ -1,0 +1,130 @@
+"""The event contract: ids, envelope validation, parsing and the stream-entry wire format."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from services.common import events as ev
+from services.common.logging import bind_correlation_id
+from tests.support import events as samples
+
+
+def test_uuid7_is_version_7_rfc_variant_and_carries_the_time() -> None:
+    before = time.time_ns() // 1_000_000
+    value = ev.uuid7()
+    after = time.time_ns() // 1_000_000
+    assert value.version == 7
+    assert value.variant == uuid.RFC_4122
+    assert before <= value.int >> 80 <= after
+
+
+def test_uuid7_sorts_in_creation_order_even_within_one_millisecond() -> None:
+    ids = [ev.uuid7() for _ in range(20_000)]  # many share a millisecond
+    assert len(set(ids)) == len(ids)
+    assert ids == sorted(ids)
+    assert [i.bytes for i in ids] == sorted(i.bytes for i in ids)  # PostgreSQL uuid order
+
+
+@pytest.mark.parametrize("event", samples.one_of_each(), ids=lambda e: f"{e.type}-{e.subject}")
+def test_every_event_type_round_trips_through_json(event: ev.Envelope) -> None:
+    parsed = ev.parse_event(event.model_dump_json())
+    assert type(parsed) is type(event)
+    assert parsed == event
+    assert ev.parse_event(json.loads(event.model_dump_json())) == event
+
+
+@pytest.mark.parametrize("event", samples.one_of_each(), ids=lambda e: f"{e.type}-{e.subject}")
+def test_stream_entry_round_trip_with_bytes_or_str_keys(event: ev.Envelope) -> None:
+    fields = ev.to_entry(event)
+    assert set(fields) == {"__data__", "type", "event_id"}
+    as_bytes = {k.encode(): v.encode() for k, v in fields.items()}
+    assert ev.from_entry(as_bytes) == event
+    assert ev.from_entry(fields) == event
+
+
+def test_every_event_class_is_in_the_union_and_published_on_its_producers_stream() -> None:
+    assert set(ev.EVENT_TYPES) == {
+        "spd.answer_set", "innovation.created", "innovation.updated", "innovation.submitted",
+        "innovation.withdrawn", "evidence.stored", "evidence.accepted", "evidence.rejected",
+        "score.updated",
+    }
+    for event in samples.one_of_each():
+        assert ev.stream_of(event.producer) in ev.STREAMS
+
+
+def test_decimals_travel_as_strings() -> None:
+    wire = json.loads(samples.score_updated().model_dump_json())
+    assert wire["data"]["claimed"]["iid"] == "47.04"
+    assert wire["data"]["validated"]["total"] == "107.62"
+
+
+def test_correlation_id_defaults_to_the_bound_one_else_the_event_id() -> None:
+    alone = samples.innovation()
+    assert alone.correlation_id == str(alone.event_id)
+    with bind_correlation_id("req-42"):
+        inside = samples.innovation()
+    assert inside.correlation_id == "req-42"
+    assert samples.innovation(correlation_id="given").correlation_id == "given"
+
+
+def test_occurred_at_is_timezone_aware_utc() -> None:
+    event = samples.spd_answer_set()
+    assert event.occurred_at.tzinfo is not None
+    assert abs((datetime.now(UTC) - event.occurred_at).total_seconds()) < 5
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: samples.spd_answer_set(subject="62.10/spd/other"), "subject must be '62.10/spd/spd-01'"),
+        (lambda: samples.innovation(subject="inn-2"), "subject must be 'inn-1'"),
+        (lambda: samples.innovation("innovation.created", data={"status": "submitted"}),
+         "innovation.created requires data.status 'draft'"),
+        (lambda: samples.innovation("innovation.withdrawn", data={"status": "draft"}),
+         "requires data.status 'withdrawn'"),
+        (lambda: samples.evidence("evidence.accepted", data={"state": "pending"}),
+         "evidence.accepted requires data.state 'accepted'"),
+        (lambda: samples.evidence("evidence.rejected", data={"reason": "  "}), "needs a reason"),
+        (lambda: samples.evidence(data={"sha256": None}), "needs sha256 and size"),
+        (lambda: samples.evidence(data={"sha256": "XYZ"}), "sha256"),
+        (lambda: samples.score_updated(subject="62.11"), "subject must be '62.10'"),
+        (lambda: samples.spd_answer_set(level=4), "less than or equal to 3"),
+        (lambda: samples.spd_answer_set(region="62-10"), "region"),
+        (lambda: samples.innovation(version=0), "version"),
+        (lambda: samples.innovation(data={"answers": {"sid-01": 0}}), "greater than or equal to 1"),
+    ],
+)
+def test_invalid_events_are_refused_naming_the_problem(build, message: str) -> None:
+    with pytest.raises(ValidationError) as excinfo:
+        build()
+    assert message in str(excinfo.value)
+
+
+def test_unknown_type_is_refused_and_unknown_fields_are_ignored() -> None:
+    wire = json.loads(samples.innovation().model_dump_json())
+    with pytest.raises(ValidationError, match="union_tag_invalid|does not match any of the expected tags"):
+        ev.parse_event({**wire, "type": "innovation.exploded"})
+    # Tolerant reader: a field added by a newer producer does not break this consumer.
+    newer = {**wire, "added_later": 1, "data": {**wire["data"], "also_new": True}}
+    assert ev.parse_event(newer) == ev.parse_event(wire)
+
+
+def test_events_are_immutable() -> None:
+    event = samples.innovation()
+    with pytest.raises(ValidationError):
+        event.version = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{}, {b"type": b"innovation.created"}, {b"__data__": b"not json"}, {b"__data__": b'{"type": "x"}'}],
+)
+def test_entries_that_are_not_events_are_undecodable(fields: dict[bytes, bytes]) -> None:
+    with pytest.raises(ev.UndecodableEntry):
+        ev.from_entry(fields)

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.common.logging import (
+    CorrelationIdMiddleware,
+    bind_event,
+    configure_logging,
+    current_correlation_id,
+    get_logger,
+)
+from tests.support import events as samples
+
+
+@pytest.fixture
+def json_logs():
+    out = io.StringIO()
+    configure_logging("DEBUG", json=True, service="testsvc", stream=out)
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+    yield lines
+    logging.getLogger().handlers.clear()
+
+
+def test_logs_are_json_with_event_ids_bound_inside_bind_event(json_logs) -> None:
+    event = samples.innovation(correlation_id="req-7")
+    log = get_logger("t")
+    with bind_event(event, stream="intake.events"):
+        log.info("handling", extra_field=1)
+    log.info("after")
+    inside, after = json_logs()
+    assert inside["event"] == "handling"
+    assert inside["event_id"] == str(event.event_id)
+    assert inside["correlation_id"] == "req-7"
+    assert inside["event_type"] == "innovation.submitted"
+    assert inside["stream"] == "intake.events"
+    assert inside["service"] == "testsvc"
+    assert inside["level"] == "info"
+    assert "event_id" not in after and "correlation_id" not in after
+
+
+def test_stdlib_loggers_are_rendered_as_json_too(json_logs) -> None:
+    logging.getLogger("faststream").warning("from a library", extra={"channel": "s1"})
+    (line,) = json_logs()
+    assert line["event"] == "from a library"
+    assert line["channel"] == "s1"
+    assert line["logger"] == "faststream"
+
+
+async def test_correlation_middleware_binds_and_echoes_the_header() -> None:
+    app = FastAPI()
+    app.add_middleware(CorrelationIdMiddleware)
+
+    @app.get("/cid")
+    async def cid() -> dict:
+        return {"cid": current_correlation_id()}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        given = await client.get("/cid", headers={"X-Correlation-ID": "abc-1"})
+        made = await client.get("/cid")
+    assert given.json() == {"cid": "abc-1"}
+    assert given.headers["x-correlation-id"] == "abc-1"
+    assert made.json()["cid"] and made.json()["cid"] == made.headers["x-correlation-id"]
+    assert current_correlation_id() is None  # nothing leaks out of the request
