@@ -1,26 +1,49 @@
-"""`inovasi`: the one command-line entry point. Each service contributes its own commands."""
+"""`inovasi`: the one command-line entry point.
+
+    inovasi up [--demo]             all four services in one process, on one port
+    inovasi serve <service>         one service, as a container runs it
+    inovasi migrate [service …]     apply schema migrations (also done at start-up)
+    inovasi dlq list|replay …       dead-letter streams
+    inovasi token issue …           a signed bearer token
+    inovasi score …                 the scoring engine on a dataset file
+    inovasi asyncapi                the AsyncAPI document of the event contract
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import secrets
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.common.auth import ROLES, TokenError, issue_token
 from services.common.settings import Settings
 from services.scoring.entrypoints import cli as scoring_cli
 
+SERVICES = ("intake", "evidence", "scoring", "notify")
+DATA_DIR = Path(".inovasi")
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"inovasi {command}: {message}", file=sys.stderr)
+    return 2
+
+
+# --- token -------------------------------------------------------------------------------
+
 
 def _issue_token(args: argparse.Namespace) -> int:
     secret = Settings().auth_secret
     if secret is None:
-        print("inovasi token: set INOVASI_AUTH_SECRET (the secret the services verify tokens with)", file=sys.stderr)
-        return 2
+        return _fail("token", "set INOVASI_AUTH_SECRET (the secret the services verify tokens with)")
     try:
         token = issue_token(secret.get_secret_value(), args.role, args.region, args.agency, ttl_s=args.ttl)
     except TokenError as exc:
-        print(f"inovasi token: {exc}", file=sys.stderr)
-        return 2
+        return _fail("token", str(exc))
     print(token)
     return 0
 
@@ -36,14 +59,184 @@ def _add_token_commands(commands: argparse._SubParsersAction) -> None:
     issue.set_defaults(run=_issue_token)
 
 
+# --- migrate -----------------------------------------------------------------------------
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.common.db import migrate
+
+    unknown = [name for name in args.services if name not in SERVICES]
+    if unknown:
+        return _fail("migrate", f"unknown service {unknown[0]!r}; one of {', '.join(SERVICES)}")
+    settings = Settings()
+    for name in args.services or SERVICES:
+        applied = asyncio.run(migrate(settings.database_url, settings.schema(name), f"services.{name}.migrations"))
+        print(f"{name}: {', '.join(applied) if applied else 'up to date'}")
+    return 0
+
+
+# --- dlq ---------------------------------------------------------------------------------
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from services.common.bus import make_redis
+    from services.common.dlq import dlq_list, dlq_replay
+    from services.common.events import STREAMS
+
+    if args.stream not in STREAMS:
+        return _fail("dlq", f"unknown stream {args.stream!r}; one of {', '.join(STREAMS)}")
+    settings = Settings()
+
+    async def run() -> int:
+        redis = make_redis(settings.redis_url)
+        try:
+            key = settings.stream(args.stream)
+            if args.dlq_command == "list":
+                letters = await dlq_list(redis, key, count=args.count)
+                for letter in letters:
+                    if args.json:
+                        print(json.dumps({
+                            "id": letter.entry_id, "original_id": letter.original_id, "group": letter.group,
+                            "deliveries": letter.deliveries, "reason": letter.reason, "at": letter.dead_at,
+                            "event_type": letter.event_type, "event_id": letter.event_id,
+                        }))
+                    else:
+                        print(f"{letter.entry_id}  {letter.event_type or '?':<22} {letter.event_id or '?'}  "
+                              f"group={letter.group} deliveries={letter.deliveries}  {letter.reason}")
+                if not letters and not args.json:
+                    print(f"no dead letters in {key}.dlq")
+                return 0
+            try:
+                replayed = await dlq_replay(redis, key, args.entry)
+            except LookupError as exc:
+                return _fail("dlq", str(exc))
+            print(f"replayed {len(replayed)} entr{'y' if len(replayed) == 1 else 'ies'} into {key}: {' '.join(replayed)}")
+            return 0
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
+
+
+def _add_dlq_commands(commands: argparse._SubParsersAction) -> None:
+    dlq = commands.add_parser("dlq", help="list and replay dead-lettered stream entries")
+    sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="SUBCOMMAND")
+    listing = sub.add_parser("list", help="entries that kept failing, oldest first")
+    listing.add_argument("stream", help="intake.events, evidence.events, scoring.events or notify.events")
+    listing.add_argument("--count", type=int, default=None)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=_dlq)
+    replay = sub.add_parser("replay", help="put dead letters back on their stream")
+    replay.add_argument("stream")
+    replay.add_argument("entry", help="a dead letter's id from `dlq list`, or 'all'")
+    replay.set_defaults(run=_dlq)
+
+
+# --- serve / up --------------------------------------------------------------------------
+
+
+def _uvicorn(app, host: str, port: int, level: str) -> None:
+    import uvicorn
+
+    # log_config=None keeps our structlog JSON logging for uvicorn's loggers too.
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level=level.lower(), timeout_graceful_shutdown=10)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from services.common.logging import configure_logging
+    from services.platform import create_platform_app
+
+    settings = Settings()
+    if settings.auth_secret is None:
+        return _fail("serve", "set INOVASI_AUTH_SECRET")
+    configure_logging(settings.log_level, json=settings.log_json, service=args.service)
+    _uvicorn(create_platform_app([args.service], settings), args.host, args.port, settings.log_level)
+    return 0
+
+
+def _auth_secret_for_up() -> str:
+    """INOVASI_AUTH_SECRET, else one kept in .inovasi/ so tokens survive restarts."""
+    configured = os.environ.get("INOVASI_AUTH_SECRET")
+    if configured:
+        return configured
+    path = DATA_DIR / "auth-secret"
+    if path.exists():
+        return path.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    path.write_text(secret + "\n")
+    path.chmod(0o600)
+    return secret
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.common.embedded import EmbeddedServers
+    from services.common.logging import configure_logging
+    from services.platform import create_platform_app
+
+    os.environ["INOVASI_AUTH_SECRET"] = secret = _auth_secret_for_up()
+    base = Settings()
+    configure_logging(base.log_level, json=base.log_json, service="inovasi")
+    with EmbeddedServers.from_environment(DATA_DIR) as servers:
+        endpoints = servers.start()
+        os.environ.update(endpoints.environment())
+        settings = Settings()
+        app = create_platform_app(SERVICES, settings)
+        url = f"http://{args.host}:{args.port}"
+        viewer = issue_token(secret, "viewer", args.region)
+        print("\ninovasi is starting on " + url, file=sys.stderr)
+        for choice in servers.choices:
+            print(f"  {choice}", file=sys.stderr)
+        print(f"\n  a viewer token for region {args.region} (12 h):\n  {viewer}\n", file=sys.stderr)
+        print(f"  try: curl -H 'Authorization: Bearer $TOKEN' {url}/scoring/v1/cycles/2026/regions/{args.region}/score\n",
+              file=sys.stderr)
+        if args.demo:
+            from services.demo import attach_demo
+
+            attach_demo(app, base_url=url, secret=secret, region=args.region)
+        _uvicorn(app, args.host, args.port, settings.log_level)
+    return 0
+
+
+def _add_run_commands(commands: argparse._SubParsersAction) -> None:
+    up = commands.add_parser("up", help="run all four services in one process on one port")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--region", default="62.10", help="the region the printed tokens and the demo use")
+    up.add_argument("--demo", action="store_true", help="seed a small cycle and keep it moving")
+    up.set_defaults(run=_up)
+    serve = commands.add_parser("serve", help="run one service, as a container does")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+    migrate = commands.add_parser("migrate", help="apply the services' schema migrations")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE", help="default: all four")
+    migrate.set_defaults(run=_migrate)
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    from services.common.asyncapi import render_asyncapi
+
+    sys.stdout.write(render_asyncapi())
+    return 0
+
+
+# --- main --------------------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inovasi",
         description="Regional innovation submissions and the live Indeks Inovasi Daerah (IID).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    scoring_cli.add_commands(commands)
+    _add_run_commands(commands)
+    _add_dlq_commands(commands)
     _add_token_commands(commands)
+    scoring_cli.add_commands(commands)
+    asyncapi = commands.add_parser("asyncapi", help="print the AsyncAPI document of the event contract")
+    asyncapi.set_defaults(run=_asyncapi)
     return parser
 
 

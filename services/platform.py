@@ -1,0 +1,73 @@
+"""The four services as ASGI apps behind URL prefixes: all of them in one process
+(`inovasi up`) or one of them (`inovasi serve <service>`, as a container runs it). In both
+cases the URLs are the same: `/intake/v1/…`, `/evidence/v1/…`, `/scoring/v1/…`,
+`/notify/v1/…`, so a gateway in front of the containers routes by prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+
+from services.common.settings import Settings
+
+SERVICES = ("intake", "evidence", "scoring", "notify")
+
+
+def service_module(name: str):
+    if name not in SERVICES:
+        raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+    return importlib.import_module(f"services.{name}.app")
+
+
+def service_app(name: str, env_settings: Settings | None = None) -> FastAPI:
+    """One service's app, with its own settings class read from the environment."""
+    module = service_module(name)
+    settings_class = getattr(module, "SETTINGS_CLASS", Settings)
+    settings = settings_class(**(env_settings.model_dump() if env_settings is not None else {}))
+    return module.create_app(settings)
+
+
+def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | None = None) -> Starlette:
+    """The named services mounted under their prefixes, started and stopped together, with
+    `/healthz` and `/readyz` for the whole process."""
+    apps = {name: service_app(name, settings) for name in names}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for sub in apps.values():  # started in order, stopped in reverse
+                await stack.enter_async_context(sub.router.lifespan_context(sub))
+            yield
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "services": list(apps)})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        async def run(check) -> str:
+            try:
+                await asyncio.wait_for(check(), 2.0)
+            except Exception as exc:  # a failing dependency is reported, not raised
+                return repr(exc)[:300]
+            return "ok"
+
+        results = {}
+        for name, sub in apps.items():
+            checks = dict(sub.state.checks)
+            outcomes = await asyncio.gather(*(run(c) for c in checks.values()))
+            results[name] = dict(zip(checks, outcomes, strict=True))
+        ready = all(v == "ok" for service in results.values() for v in service.values())
+        return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503)
+
+    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes += [Mount(f"/{name}", app=sub) for name, sub in apps.items()]
+    platform = Starlette(routes=routes, lifespan=lifespan)
+    platform.state.services = apps
+    return platform
