@@ -805,6 +805,8 @@ def probe_postgres(host: str, port: int, timeout: float = 0.5) -> tuple[str | No
     ``postgres`` (password from PGPASSWORD / ~/.pgpass if any, as libpq would)."""
     if not port_answers(host, port, timeout):
         return None, f"nothing answers on {host}:{port}"
+    if not _speaks_postgres(host, port, timeout):
+        return None, f"{host}:{port} answers but not as PostgreSQL (no reply to an SSLRequest)"
     users: list[str] = []
     with contextlib.suppress(Exception):
         users.append(getpass.getuser())
@@ -822,6 +824,17 @@ def probe_postgres(host: str, port: int, timeout: float = 0.5) -> tuple[str | No
     return None, f"{host}:{port} answers but refused a login ({'; '.join(refusals)})"
 
 
+def _speaks_postgres(host: str, port: int, timeout: float) -> bool:
+    """A PostgreSQL server answers an SSLRequest with one byte, S or N (E from very old
+    ones), at once; other servers wait for more or answer otherwise."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+            return s.recv(1) in (b"S", b"N", b"E")
+    except OSError:
+        return False
+
+
 async def _postgres_login(url: str, timeout: float) -> None:
     import asyncpg
 
@@ -837,9 +850,15 @@ def probe_redis(host: str, port: int, timeout: float = 0.5) -> tuple[str | None,
     if not port_answers(host, port, timeout):
         return None, f"nothing answers on {host}:{port}"
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     client = redis.Redis(
-        host=host, port=port, socket_timeout=max(timeout, 1.0), socket_connect_timeout=timeout
+        host=host,
+        port=port,
+        socket_timeout=max(timeout, 1.0),
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),  # a probe, not a client that should ride out blips
     )
     try:
         info = client.info("server")
@@ -960,6 +979,7 @@ class EmbeddedServers:
     def start(self) -> Endpoints:
         if self.endpoints is not None:
             return self.endpoints
+        self.choices = []
         if not self._atexit:
             atexit.register(self.stop)
             self._atexit = True

@@ -68,10 +68,13 @@ def free_port() -> int:
 
 class RedisServer:
     """A private redis-server on its own port, which a test may stop and start again
-    (the machine's shared Redis must never be stopped by a test). No persistence."""
+    (the machine's shared Redis must never be stopped by a test); AOF persistence on request."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
         self.port = port or free_port()
+        # With AOF the streams and consumer groups survive a stop and start, as in
+        # production (deploy/ runs Redis with AOF on).
+        self.appendonly = appendonly
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._dir = tempfile.mkdtemp(prefix="inovasi-redis-")
         self._proc: subprocess.Popen[bytes] | None = None
@@ -82,7 +85,8 @@ class RedisServer:
             raise RuntimeError("redis-server not found on PATH")
         self._proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self._dir],
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+             "--dir", self._dir],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
