@@ -1,0 +1,18 @@
+"""Evidence's stream subscriptions: innovation events from intake, in group `evidence`, to
+keep the projection that authorises uploads."""
+
+from __future__ import annotations
+
+from services.common.bus import EventConsumer
+from services.common.events import INTAKE_EVENTS, InnovationCreated, InnovationSubmitted, InnovationUpdated, InnovationWithdrawn
+from services.common.service import ServiceRuntime
+from services.evidence.handlers import project_innovation
+
+INNOVATION_TYPES = tuple(
+    cls.model_fields["type"].default
+    for cls in (InnovationCreated, InnovationUpdated, InnovationSubmitted, InnovationWithdrawn)
+)
+
+
+def subscribe(runtime: ServiceRuntime, consumer: EventConsumer) -> None:
+    consumer.subscribe(INTAKE_EVENTS, project_innovation, types=INNOVATION_TYPES)

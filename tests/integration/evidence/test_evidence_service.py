@@ -1,0 +1,502 @@
+"""The evidence service against real PostgreSQL, Redis and S3 (moto's server): uploads
+streamed to storage and read back through presigned URLs, events in `evidence.events`,
+verifiers' decisions, bad input refused with nothing stored, tenancy, and the projection of
+innovations fed from `intake.events`."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from services.common import events as ev
+from services.evidence.app import create_app
+from services.evidence.settings import EvidenceSettings
+from tests.support import events as sample
+from tests.support.infra import unique_suffix, wait_until
+from tests.support.platform import cleanup, isolated_settings, running, token
+from tests.integration.evidence.streams import MiB, GeneratedStream
+from tests.support.s3 import S3Endpoint
+
+pytestmark = pytest.mark.integration
+
+REGION = "62.10"  # Kabupaten Gunung Mas
+OTHER_REGION = "62.11"
+CAP = 6 * MiB  # small upload cap: just over one 5 MiB part, so "over the cap" is cheap to send
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 40 + b"%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + random.Random(1).randbytes(5000)
+MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + random.Random(2).randbytes(3000)
+
+
+@dataclass
+class Service:
+    client: httpx.AsyncClient
+    settings: EvidenceSettings
+    redis: Redis
+    app: Any
+    s3: Any  # boto3 client looking at the bucket from outside
+
+    @property
+    def pool(self):
+        return self.app.state.runtime.pool
+
+    async def innovation(self, agency: str = "dinkes", *, region: str = REGION, cycle: int = 2026, **kw: Any) -> str:
+        """Feed the projection an innovation (as intake would) and wait until it is known."""
+        innovation_id = kw.pop("innovation_id", f"inn-{unique_suffix()}")
+        await self.publish_innovation(innovation_id, agency, region=region, cycle=cycle, **kw)
+
+        async def known():
+            async with self.pool.acquire() as conn:
+                return await conn.fetchval("SELECT version FROM innovations WHERE id = $1", innovation_id)
+
+        await wait_until(known, timeout=10)
+        return innovation_id
+
+    async def publish_innovation(
+        self, innovation_id: str, agency: str, *, region: str = REGION, cycle: int = 2026,
+        type: str = "innovation.created", version: int = 1,
+    ) -> ev.Envelope:
+        event = sample.innovation(type, innovation_id, data={"agency_id": agency}, region=region, cycle=cycle, version=version)
+        await self.redis.xadd(self.settings.stream(ev.INTAKE_EVENTS), ev.to_entry(event))
+        return event
+
+    async def relay_idle(self) -> bool:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+    async def events(self) -> list[ev.Envelope]:
+        entries = await self.redis.xrange(self.settings.stream(ev.EVIDENCE_EVENTS))
+        return [ev.from_entry(fields) for _, fields in entries]
+
+    async def events_of(self, evidence_id: str, count: int) -> list[ev.Envelope]:
+        async def arrived():
+            found = [e for e in await self.events() if e.subject == evidence_id]
+            return found if len(found) >= count else None
+
+        return await wait_until(arrived, timeout=10)
+
+    async def footprint(self) -> dict[str, int]:
+        """Everything an upload or a decision leaves behind, to show that a refusal left nothing."""
+        await wait_until(self.relay_idle)  # events of earlier requests are all on the stream
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetchval("SELECT count(*) FROM evidence")
+            versions = await conn.fetchval("SELECT coalesce(sum(version), 0) FROM evidence")
+            outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        bucket = self.settings.s3_bucket
+        objects = self.s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0)
+        uploads = len(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
+        stream = await self.redis.xlen(self.settings.stream(ev.EVIDENCE_EVENTS))
+        return {"rows": rows, "versions": versions, "outbox": outbox, "objects": objects,
+                "multipart_uploads": uploads, "events": stream}
+
+
+@pytest.fixture(scope="module")
+async def service(s3_endpoint: S3Endpoint, s3_inspector: Any) -> AsyncIterator[Service]:
+    base = isolated_settings(
+        s3_endpoint=s3_endpoint.url,
+        s3_access_key=s3_endpoint.access_key,
+        s3_secret_key=s3_endpoint.secret_key,
+        s3_region=s3_endpoint.region,
+        s3_bucket=f"evidence-{unique_suffix()}",  # created by the service at start
+    )
+    settings = EvidenceSettings(**{**base.model_dump(), "evidence_max_upload_bytes": CAP})
+    app = create_app(settings)
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        async with running(app) as client:
+            yield Service(client, settings, redis, app, s3_inspector)
+    finally:
+        await redis.aclose()
+        await cleanup(settings)
+
+
+def operator(agency: str = "dinkes", region: str = REGION) -> dict[str, str]:
+    return token("operator", region, agency)
+
+
+async def upload(
+    service: Service, body: bytes, *, headers: dict[str, str], content_type: str = "application/octet-stream",
+    **query: Any,
+) -> httpx.Response:
+    params = {"cycle": 2026, **query}
+    return await service.client.post(
+        "/v1/evidence", params=params, content=body, headers={**headers, "Content-Type": content_type}
+    )
+
+
+def problem_fields(response: httpx.Response) -> list[str]:
+    return [p["field"] for p in response.json().get("problems", [])]
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+async def test_uploaded_files_read_back_byte_for_byte_through_the_download_url(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    cases = [("sid-16", PDF, "pdf", "application/pdf"), ("sid-19", PNG, "image", "image/png")]
+    for indicator, content, kind, content_type in cases:
+        response = await upload(service, content, headers=operator(), innovation=innovation, indicator=indicator)
+        assert response.status_code == 201, response.text
+        item = response.json()
+        digest = hashlib.sha256(content).hexdigest()
+        assert (item["kind"], item["state"], item["size"], item["sha256"]) == (kind, "pending", len(content), digest)
+        assert (item["innovation"], item["region"], item["agency"], item["version"]) == (innovation, REGION, "dinkes", 1)
+        assert response.headers["location"].endswith(f"/v1/evidence/{item['id']}")
+
+        read = await service.client.get(f"/v1/evidence/{item['id']}", headers=operator())
+        assert read.status_code == 200
+        download = read.json()["download"]
+        query = parse_qs(urlsplit(download["url"]).query)
+        assert int(query["X-Amz-Expires"][0]) <= 300  # short-lived
+        async with httpx.AsyncClient(timeout=10) as outside:
+            fetched = await outside.get(download["url"])
+        assert fetched.status_code == 200
+        assert hashlib.sha256(fetched.content).hexdigest() == digest
+        assert fetched.headers["content-type"] == content_type
+        assert f"{indicator}-{item['id']}" in fetched.headers["content-disposition"]
+
+        (stored,) = await service.events_of(item["id"], 1)
+        assert isinstance(stored, ev.EvidenceStored)
+        assert (stored.version, stored.cycle, stored.region) == (1, 2026, REGION)
+        assert stored.data.model_dump() == {
+            "evidence_id": item["id"], "innovation_id": innovation, "indicator": indicator, "state": "pending",
+            "reason": None, "kind": kind, "sha256": digest, "size": len(content), "content_type": content_type,
+        }
+
+
+async def test_region_admin_uploads_spd_evidence_and_video_indicators_take_files_or_links(service: Service) -> None:
+    spd = await upload(service, PNG, headers=token("region_admin"), region=REGION, indicator="spd-01")
+    assert spd.status_code == 201, spd.text
+    assert (spd.json()["innovation"], spd.json()["agency"], spd.json()["kind"]) == (None, None, "image")
+    (stored,) = await service.events_of(spd.json()["id"], 1)
+    assert stored.data.innovation_id is None and stored.region == REGION
+
+    innovation = await service.innovation("dinkes")
+    video = await upload(service, MP4, headers=operator(), innovation=innovation, indicator="sid-35")
+    assert video.status_code == 201 and video.json()["kind"] == "video", video.text
+
+    link = await service.client.post(
+        "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "indicator": "sid-35"},
+        json={"link": "https://www.youtube.com/watch?v=posyandu"}, headers=operator(),
+    )
+    assert link.status_code == 201, link.text
+    item = link.json()
+    assert (item["kind"], item["link"], item["sha256"], item["size"]) == ("link", "https://www.youtube.com/watch?v=posyandu", None, None)
+    read = await service.client.get(f"/v1/evidence/{item['id']}", headers=token("verifier"))
+    assert read.status_code == 200 and read.json()["download"] is None
+    (stored,) = await service.events_of(item["id"], 1)
+    assert stored.data.kind == "link" and stored.data.sha256 is None
+
+
+async def test_a_file_larger_than_one_part_streams_through_in_pieces(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    # Sent in odd-sized chunks as a network would; stored as a multipart upload (5 MiB parts).
+    source = GeneratedStream(CAP - 1000, (300_007,), seed=3, head=b"%PDF-1.7\n")
+    response = await service.client.post(
+        "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "indicator": "sid-21"},
+        content=source, headers={**operator(), "Content-Type": "application/pdf"},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["size"], response.json()["sha256"]) == (source.produced, source.sha256)
+    url = (await service.client.get(f"/v1/evidence/{response.json()['id']}", headers=operator())).json()["download"]["url"]
+    digest = hashlib.sha256()
+    async with httpx.AsyncClient(timeout=30) as outside, outside.stream("GET", url) as download:
+        async for block in download.aiter_bytes():
+            digest.update(block)
+    assert digest.hexdigest() == source.sha256
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+async def test_decisions_publish_the_new_state_with_increasing_versions(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    uploaded = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-17")
+    evidence_id = uploaded.json()["id"]
+    url = f"/v1/evidence/{evidence_id}/decision"
+    verifier = token("verifier")
+
+    accepted = await service.client.post(url, json={"decision": "accepted"}, headers=verifier)
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["state"], accepted.json()["version"]) == ("accepted", 2)
+
+    # Repeating the current decision changes nothing and publishes nothing.
+    again = await service.client.post(url, json={"decision": "accepted"}, headers=verifier)
+    assert again.status_code == 200 and again.json()["version"] == 2
+
+    reason = "SK kepala daerah tidak ditandatangani"
+    rejected = await service.client.post(url, json={"decision": "rejected", "reason": reason}, headers=verifier)
+    assert rejected.status_code == 200
+    assert (rejected.json()["state"], rejected.json()["reason"], rejected.json()["version"]) == ("rejected", reason, 3)
+
+    events = await service.events_of(evidence_id, 3)
+    assert [(type(e), e.version, e.data.state) for e in events] == [
+        (ev.EvidenceStored, 1, "pending"), (ev.EvidenceAccepted, 2, "accepted"), (ev.EvidenceRejected, 3, "rejected"),
+    ]
+    assert events[2].data.reason == reason and events[2].data.sha256 == hashlib.sha256(PDF).hexdigest()
+    assert events[2].data.innovation_id == innovation and events[2].data.kind == "pdf"
+
+    history = (await service.client.get(f"/v1/evidence/{evidence_id}", headers=operator())).json()["decisions"]
+    assert [(d["version"], d["decision"], d["reason"]) for d in history] == [(2, "accepted", None), (3, "rejected", reason)]
+
+
+async def test_bad_decisions_are_refused_naming_the_field_and_change_nothing(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    evidence_id = (await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")).json()["id"]
+    await service.events_of(evidence_id, 1)
+    url = f"/v1/evidence/{evidence_id}/decision"
+    before = await service.footprint()
+    cases = [
+        ({"json": {"decision": "rejected"}}, 422, "body.reason"),
+        ({"json": {"decision": "rejected", "reason": "   "}}, 422, "body.reason"),
+        ({"json": {"decision": "maybe"}}, 422, "body.decision"),
+        ({"json": {}}, 422, "body.decision"),
+        ({"json": {"decision": "accepted", "score": 3}}, 422, "body.score"),
+        ({"json": ["accepted"]}, 422, "body"),
+        ({"content": b"accepted", "headers": {"Content-Type": "application/json"}}, 422, "body"),
+        ({"json": {"decision": "rejected", "reason": "x" * 2001}}, 422, "body.reason"),
+        ({"json": {"decision": "rejected", "reason": "buram\u0000"}}, 422, "body.reason"),
+        ({"content": b"{" * 20_000, "headers": {"Content-Type": "application/json"}}, 413, "body"),
+    ]
+    for kwargs, status, field in cases:
+        headers = {**token("verifier"), **kwargs.pop("headers", {})}
+        response = await service.client.post(url, headers=headers, **kwargs)
+        assert response.status_code == status, (kwargs, response.text)
+        assert field in problem_fields(response), (kwargs, response.json())
+    missing = await service.client.post("/v1/evidence/no-such-id/decision", json={"decision": "accepted"}, headers=token("verifier"))
+    assert missing.status_code == 404
+    for path in ("/v1/evidence/a%00b", "/v1/evidence/a%00b/decision"):
+        method = "POST" if path.endswith("decision") else "GET"
+        odd = await service.client.request(method, path, json={"decision": "accepted"}, headers=token("verifier"))
+        assert odd.status_code == 422 and problem_fields(odd) == ["path.evidence_id"], odd.text
+    for query in ({"after": "x\x00", "region": REGION}, {"indicator": "sid\x00", "region": REGION}, {"innovation": "i\x00"}):
+        odd = await service.client.get("/v1/evidence", params={"cycle": 2026, **query}, headers=token("verifier"))
+        assert odd.status_code == 422, odd.text
+    assert await service.footprint() == before
+    assert (await service.client.get(f"/v1/evidence/{evidence_id}", headers=token("verifier"))).json()["state"] == "pending"
+
+
+# --------------------------------------------------------------------------- bad uploads
+
+
+async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    before = await service.footprint()
+    sid = {"innovation": innovation}
+    cases: list[tuple[str, dict[str, Any], int, str, str]] = [
+        # (what, upload kwargs, status, field, words the reason must contain)
+        ("PNG bytes for a PDF-only indicator", {"body": PNG, "indicator": "sid-16", **sid}, 422, "body", "PNG image"),
+        ("text calling itself a PDF", {"body": b"Surat Keputusan Bupati", "content_type": "application/pdf",
+                                       "indicator": "sid-16", **sid}, 422, "body", "not a recognised format"),
+        ("a PNG labelled as a PDF", {"body": PNG, "content_type": "application/pdf", "indicator": "sid-19", **sid},
+         422, "header.content-type", "PNG image"),
+        ("a video where an image is wanted", {"body": MP4, "indicator": "sid-30", **sid}, 422, "body", "image"),
+        ("a Word document", {"body": b"PK\x03\x04" + bytes(100), "indicator": "sid-16", **sid}, 422, "body", "ZIP"),
+        ("an empty file", {"body": b"", "indicator": "sid-16", **sid}, 422, "body", "empty"),
+        ("over the cap", {"body": PDF + bytes(CAP), "indicator": "sid-16", **sid}, 413, "body", str(CAP)),
+        ("unknown indicator", {"body": PDF, "indicator": "sid-99", **sid}, 422, "query.indicator", "sid-99"),
+        ("SPD indicator with innovation=", {"body": PDF, "indicator": "spd-01", **sid}, 422, "query.innovation", "SPD"),
+        ("SID indicator with region=", {"body": PDF, "indicator": "sid-16", "region": REGION}, 422, "query.region", "SID"),
+        ("no innovation nor region", {"body": PDF, "indicator": "sid-16"}, 422, "query.innovation", "required"),
+        ("unknown cycle", {"body": PDF, "indicator": "sid-16", "cycle": 1999, **sid}, 422, "query.cycle", "1999"),
+        ("cycle not a number", {"body": PDF, "indicator": "sid-16", "cycle": "next", **sid}, 422, "query.cycle", ""),
+        ("unknown region", {"body": PDF, "indicator": "spd-01", "region": "99.99"}, 422, "query.region", "99.99"),
+        ("a multipart form", {"body": b"--x\r\n", "content_type": "multipart/form-data; boundary=x",
+                              "indicator": "sid-16", **sid}, 415, "header.content-type", "bytes"),
+        ("a link for a PDF-only indicator", {"body": b'{"link": "https://example.org/sk.pdf"}',
+                                             "content_type": "application/json", "indicator": "sid-16", **sid},
+         422, "body.link", "pdf"),
+        ("a link that is not http(s)", {"body": b'{"link": "javascript:alert(1)"}', "content_type": "application/json",
+                                        "indicator": "sid-35", **sid}, 422, "body.link", "http"),
+        ("a link body that is not JSON", {"body": b"https://youtu.be/x", "content_type": "application/json",
+                                          "indicator": "sid-35", **sid}, 422, "body", "JSON"),
+        ("a link body without link", {"body": b'{"url": "https://youtu.be/x"}', "content_type": "application/json",
+                                      "indicator": "sid-35", **sid}, 422, "body.link", ""),
+    ]
+    for what, kwargs, status, field, words in cases:
+        body = kwargs.pop("body")
+        headers = operator() if "region" not in kwargs else token("region_admin")
+        response = await upload(service, body, headers=headers, **kwargs)
+        assert response.status_code == status, (what, response.text)
+        problems = response.json()["problems"]
+        assert field in [p["field"] for p in problems], (what, problems)
+        assert words in " ".join(p["reason"] for p in problems), (what, problems)
+    missing_indicator = await service.client.post("/v1/evidence", params={"cycle": 2026, **sid}, content=PDF, headers=operator())
+    assert missing_indicator.status_code == 422 and "query.indicator" in problem_fields(missing_indicator)
+    missing_cycle = await service.client.post("/v1/evidence", params={"indicator": "sid-16", **sid}, content=PDF, headers=operator())
+    assert missing_cycle.status_code == 422 and "query.cycle" in problem_fields(missing_cycle)
+    assert await service.footprint() == before
+
+
+async def test_a_declared_length_over_the_cap_is_refused_before_reading(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    before = await service.footprint()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield PDF  # a client announcing more than the cap; refused before its bytes are read
+
+    request = service.client.build_request(
+        "POST", "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "indicator": "sid-16"},
+        content=body(), headers={**operator(), "Content-Length": str(CAP + 1)},
+    )
+    refused = await service.client.send(request)
+    assert refused.status_code == 413 and problem_fields(refused) == ["body"]
+    assert await service.footprint() == before
+
+
+async def test_a_failed_database_write_removes_the_stored_object(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    before = await service.footprint()
+    async with service.pool.acquire() as conn:
+        # A real failure of the insert, after the bytes reached storage.
+        await conn.execute("ALTER TABLE evidence ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+    try:
+        response = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-16")
+    finally:
+        async with service.pool.acquire() as conn:
+            await conn.execute("ALTER TABLE evidence DROP CONSTRAINT refuse_all")
+    assert response.status_code == 503, response.text
+    assert await service.footprint() == before
+
+
+# --------------------------------------------------------------------------- tenancy
+
+
+async def test_tenants_stay_apart(service: Service) -> None:
+    ours = await service.innovation("dinkes")
+    theirs = await service.innovation("disdik")
+    elsewhere = await service.innovation("dinkes", region=OTHER_REGION)
+    mine = (await upload(service, PDF, headers=operator(), innovation=ours, indicator="sid-16")).json()["id"]
+    other = (await upload(service, PDF, headers=operator("disdik"), innovation=theirs, indicator="sid-16")).json()["id"]
+    spd = (await upload(service, PDF, headers=token("region_admin"), region=REGION, indicator="spd-02a")).json()["id"]
+
+    async def status(method: str, url: str, headers: dict[str, str], **kw: Any) -> int:
+        return (await service.client.request(method, url, headers=headers, **kw)).status_code
+
+    # Reading: the owner and the region's admins and verifiers; others do not see it exists.
+    assert await status("GET", f"/v1/evidence/{mine}", operator()) == 200
+    assert await status("GET", f"/v1/evidence/{mine}", token("region_admin")) == 200
+    assert await status("GET", f"/v1/evidence/{mine}", token("verifier")) == 200
+    assert await status("GET", f"/v1/evidence/{mine}", operator("disdik")) == 404
+    assert await status("GET", f"/v1/evidence/{mine}", operator("dinkes", OTHER_REGION)) == 404
+    assert await status("GET", f"/v1/evidence/{mine}", token("verifier", OTHER_REGION)) == 404
+    assert await status("GET", f"/v1/evidence/{mine}", token("viewer")) == 403
+    assert await status("GET", f"/v1/evidence/{spd}", token("region_admin")) == 200
+    assert await status("GET", f"/v1/evidence/{spd}", operator()) == 404
+    assert await status("GET", f"/v1/evidence/{mine}", {}) == 401
+
+    # Uploading: another agency's innovation is not found; other roles may not write.
+    assert (await upload(service, PDF, headers=operator(), innovation=theirs, indicator="sid-16")).status_code == 404
+    assert (await upload(service, PDF, headers=operator(), innovation=elsewhere, indicator="sid-16")).status_code == 404
+    for role in ("region_admin", "verifier", "viewer"):
+        assert (await upload(service, PDF, headers=token(role), innovation=ours, indicator="sid-16")).status_code == 403
+    assert (await upload(service, PDF, headers=operator(), region=REGION, indicator="spd-01")).status_code == 403
+    other_admin = token("region_admin", OTHER_REGION)
+    assert (await upload(service, PDF, headers=other_admin, region=REGION, indicator="spd-01")).status_code == 403
+
+    # Deciding: only a verifier of the item's region.
+    decision = {"json": {"decision": "accepted"}}
+    assert await status("POST", f"/v1/evidence/{mine}/decision", token("verifier", OTHER_REGION), **decision) == 403
+    for headers in (operator(), token("region_admin"), token("viewer")):
+        assert await status("POST", f"/v1/evidence/{mine}/decision", headers, **decision) == 403
+    assert (await service.client.get(f"/v1/evidence/{mine}", headers=operator())).json()["version"] == 1
+
+    # Listing: what the caller may see, never more.
+    def ids(response: httpx.Response) -> set[str]:
+        assert response.status_code == 200, response.text
+        return {item["id"] for item in response.json()["items"]}
+
+    by_region = {"cycle": 2026, "region": REGION}
+    listed_by_operator = ids(await service.client.get("/v1/evidence", params=by_region, headers=operator()))
+    assert mine in listed_by_operator and not {other, spd} & listed_by_operator
+    assert {mine, other, spd} <= ids(await service.client.get("/v1/evidence", params=by_region, headers=token("verifier")))
+    assert ids(await service.client.get("/v1/evidence", params={"cycle": 2026, "innovation": ours}, headers=operator())) == {mine}
+    theirs_listed = await service.client.get("/v1/evidence", params={"cycle": 2026, "innovation": theirs}, headers=operator())
+    assert theirs_listed.status_code == 404
+    foreign = await service.client.get("/v1/evidence", params={"cycle": 2026, "region": OTHER_REGION}, headers=token("verifier"))
+    assert foreign.status_code == 403
+    neither = await service.client.get("/v1/evidence", params={"cycle": 2026}, headers=token("verifier"))
+    assert neither.status_code == 422 and problem_fields(neither) == ["query.innovation"]
+
+
+async def test_listing_pages_through_a_region_in_upload_order(service: Service) -> None:
+    innovation = await service.innovation("dinsos")
+    uploaded = [
+        (await upload(service, PDF, headers=operator("dinsos"), innovation=innovation, indicator="sid-20")).json()["id"]
+        for _ in range(3)
+    ]
+    seen: list[str] = []
+    after = None
+    while True:
+        params = {"cycle": 2026, "innovation": innovation, "limit": 2, **({"after": after} if after else {})}
+        page = (await service.client.get("/v1/evidence", params=params, headers=token("verifier"))).json()
+        seen += [item["id"] for item in page["items"]]
+        after = page["next_after"]
+        if after is None:
+            break
+    assert seen == uploaded
+    pending = await service.client.get(
+        "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "state": "accepted"}, headers=token("verifier")
+    )
+    assert pending.json()["items"] == []
+
+
+# --------------------------------------------------------------------------- the projection
+
+
+async def test_an_innovation_not_yet_projected_gets_409_with_retry_after_then_uploads(service: Service) -> None:
+    innovation_id = f"inn-{unique_suffix()}"
+    early = await upload(service, PDF, headers=operator(), innovation=innovation_id, indicator="sid-16")
+    assert early.status_code == 409
+    assert early.headers["retry-after"] == "1"
+    assert problem_fields(early) == ["query.innovation"] and "retry" in early.json()["problems"][0]["reason"]
+
+    await service.innovation("dinkes", innovation_id=innovation_id)
+    later = await upload(service, PDF, headers=operator(), innovation=innovation_id, indicator="sid-16")
+    assert later.status_code == 201, later.text
+
+
+async def test_the_projection_keeps_the_newest_version_whatever_the_order(service: Service) -> None:
+    innovation_id = f"inn-{unique_suffix()}"
+    # The newer event (submitted, moved to another agency for the sake of the test) arrives first.
+    newer = await service.publish_innovation(innovation_id, "disdik", type="innovation.submitted", version=2)
+    older = await service.publish_innovation(innovation_id, "dinkes", type="innovation.created", version=1)
+
+    async def both_handled():
+        pending = await service.redis.xpending(service.settings.stream(ev.INTAKE_EVENTS), "evidence")
+        async with service.pool.acquire() as conn:
+            handled = await conn.fetchval(
+                "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [older.event_id, newer.event_id]
+            )
+        return pending["pending"] == 0 and handled == 2
+
+    await wait_until(both_handled)
+    async with service.pool.acquire() as conn:
+        found = await conn.fetchrow("SELECT agency_id, status, version FROM innovations WHERE id = $1", innovation_id)
+    assert dict(found) == {"agency_id": "disdik", "status": "submitted", "version": 2}
+    assert (await upload(service, PDF, headers=operator("dinkes"), innovation=innovation_id, indicator="sid-16")).status_code == 404
+    assert (await upload(service, PDF, headers=operator("disdik"), innovation=innovation_id, indicator="sid-16")).status_code == 201
+
+
+async def test_a_cycle_other_than_the_innovations_is_refused(service: Service) -> None:
+    innovation = await service.innovation("dinkes", cycle=2025)
+    response = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-16")
+    assert response.status_code == 422 and problem_fields(response) == ["query.cycle"]
+    assert "2025" in response.json()["problems"][0]["reason"]
+
+
+# --------------------------------------------------------------------------- operations
+
+
+async def test_readiness_includes_object_storage(service: Service) -> None:
+    response = await service.client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"postgres": "ok", "redis": "ok", "s3": "ok"}
+    assert service.s3.head_bucket(Bucket=service.settings.s3_bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
