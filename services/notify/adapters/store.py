@@ -1,0 +1,282 @@
+"""The notify schema in raw SQL: subscriptions, the last score seen per region, and the
+delivery log (deliveries and their attempts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from services.notify.domain.retry import AttemptResult, Outcome
+from services.notify.domain.rules import SeenScore
+from services.notify.domain.subscriptions import Scope
+
+# --- subscriptions -----------------------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = "id, owner_region, url, scope_kind, scope_code, kinds, created_by, created_at"
+
+
+async def lock_owner(conn: asyncpg.Connection, owner_region: str) -> None:
+    """Serialise subscription changes of one region (for the per-region limit)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify.subscriptions:' || $1))", owner_region)
+
+
+async def count_active(conn: asyncpg.Connection, owner_region: str) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM subscriptions WHERE owner_region = $1 AND deleted_at IS NULL", owner_region
+    )
+
+
+async def insert_subscription(
+    conn: asyncpg.Connection,
+    *,
+    id: UUID,
+    owner_region: str,
+    url: str,
+    scope: Scope,
+    kinds: Sequence[str],
+    secret: str,
+    created_by: str,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""INSERT INTO subscriptions (id, owner_region, url, scope_kind, scope_code, kinds, secret, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            RETURNING {SUBSCRIPTION_COLUMNS}""",
+        id, owner_region, url, scope.kind, scope.code, list(kinds), secret, created_by,
+    )
+
+
+async def active_subscriptions(conn: asyncpg.Connection, owner_region: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
+            WHERE owner_region = $1 AND deleted_at IS NULL ORDER BY created_at, id""",
+        owner_region,
+    )
+
+
+async def subscription_of(conn: asyncpg.Connection, owner_region: str, id: UUID) -> asyncpg.Record | None:
+    """The subscription (deleted ones included, for their log) if `owner_region` owns it."""
+    return await conn.fetchrow(
+        f"SELECT {SUBSCRIPTION_COLUMNS}, deleted_at FROM subscriptions WHERE id = $1 AND owner_region = $2",
+        id, owner_region,
+    )
+
+
+async def delete_subscription(conn: asyncpg.Connection, owner_region: str, id: UUID) -> bool:
+    """Soft-delete an active subscription of `owner_region` and cancel its pending
+    deliveries; False when there is no such active subscription."""
+    status = await conn.execute(
+        """UPDATE subscriptions SET deleted_at = now()
+           WHERE id = $1 AND owner_region = $2 AND deleted_at IS NULL""",
+        id, owner_region,
+    )
+    if status != "UPDATE 1":
+        return False
+    await conn.execute(
+        """UPDATE deliveries SET status = 'cancelled', updated_at = now(),
+                  last_error = coalesce(last_error, 'subscription deleted')
+           WHERE subscription_id = $1 AND status = 'pending'""",
+        id,
+    )
+    return True
+
+
+# --- what notify saw of each region ------------------------------------------------------
+
+
+async def seen_score_for_update(conn: asyncpg.Connection, cycle: int, region: str) -> SeenScore | None:
+    """The newest score seen for the region, row-locked for this transaction (two
+    consumers handling the same region's scores take turns)."""
+    await conn.execute(
+        """INSERT INTO seen_scores (cycle, region, version, categories, event_id)
+           VALUES ($1, $2, 0, '{}'::jsonb, '00000000-0000-0000-0000-000000000000')
+           ON CONFLICT DO NOTHING""",
+        cycle, region,
+    )
+    row = await conn.fetchrow(
+        "SELECT version, categories FROM seen_scores WHERE cycle = $1 AND region = $2 FOR UPDATE",
+        cycle, region,
+    )
+    if row["version"] == 0:  # the placeholder just inserted: nothing seen yet
+        return None
+    return SeenScore(row["version"], row["categories"])
+
+
+async def save_seen_score(
+    conn: asyncpg.Connection, cycle: int, region: str, version: int, categories: dict[str, str], event_id: UUID
+) -> None:
+    await conn.execute(
+        """UPDATE seen_scores SET version = $3, categories = $4, event_id = $5
+           WHERE cycle = $1 AND region = $2 AND version < $3""",
+        cycle, region, version, categories, event_id,
+    )
+
+
+# --- deliveries --------------------------------------------------------------------------
+
+
+async def enqueue_deliveries(
+    conn: asyncpg.Connection,
+    *,
+    scopes: Sequence[Scope],
+    kind: str,
+    event_id: UUID,
+    event_type: str,
+    cycle: int,
+    region: str,
+    body: str,
+) -> int:
+    """One pending delivery per active subscription of `kind` whose scope is one of
+    `scopes`; none for a (subscription, event, kind) that already has one. Returns how
+    many were created."""
+    status = await conn.execute(
+        """INSERT INTO deliveries (subscription_id, event_id, event_type, kind, cycle, region, body)
+           SELECT s.id, $1, $2, $3, $4, $5, $6
+           FROM subscriptions s
+           JOIN unnest($7::text[], $8::text[]) AS scope(kind, code)
+             ON s.scope_kind = scope.kind AND s.scope_code = scope.code
+           WHERE s.deleted_at IS NULL AND $3 = ANY (s.kinds)
+           ORDER BY s.created_at, s.id
+           ON CONFLICT (subscription_id, event_id, kind) DO NOTHING""",
+        event_id, event_type, kind, cycle, region, body,
+        [s.kind for s in scopes], [s.code for s in scopes],
+    )
+    return int(status.split()[-1])
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    id: int
+    attempt: int  # the number of the attempt about to be made
+    subscription_id: UUID
+    event_id: UUID
+    kind: str
+    body: str
+    url: str
+    secret: str
+
+
+async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_s: float) -> list[ClaimedDelivery]:
+    """Claim up to `limit` due pending deliveries: each gets its next attempt number, an
+    in-flight attempt row, and a lease (next_attempt_at moved past any attempt's length)
+    so other workers skip it; a crashed worker's claim comes back when the lease ends.
+    Attempts a crashed worker left in flight are marked abandoned. Call in a transaction."""
+    rows = await conn.fetch(
+        """WITH due AS (
+               SELECT d.id FROM deliveries d
+               WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+               ORDER BY d.next_attempt_at, d.id
+               LIMIT $1
+               FOR UPDATE SKIP LOCKED
+           )
+           UPDATE deliveries d
+              SET attempts = d.attempts + 1,
+                  next_attempt_at = now() + make_interval(secs => $2),
+                  updated_at = now()
+             FROM due, subscriptions s
+            WHERE d.id = due.id AND s.id = d.subscription_id
+        RETURNING d.id, d.attempts, d.subscription_id, d.event_id, d.kind, d.body, s.url, s.secret""",
+        limit, float(lease_s),
+    )
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    await conn.execute(
+        """UPDATE delivery_attempts
+              SET outcome = 'abandoned', finished_at = now(),
+                  error = 'no outcome recorded: the worker stopped during the attempt'
+            WHERE delivery_id = ANY ($1::bigint[]) AND outcome = 'in_flight'""",
+        ids,
+    )
+    await conn.executemany(
+        "INSERT INTO delivery_attempts (delivery_id, attempt) VALUES ($1, $2)",
+        [(row["id"], row["attempts"]) for row in rows],
+    )
+    return [
+        ClaimedDelivery(
+            id=row["id"], attempt=row["attempts"], subscription_id=row["subscription_id"],
+            event_id=row["event_id"], kind=row["kind"], body=row["body"], url=row["url"], secret=row["secret"],
+        )
+        for row in rows
+    ]
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    claim: ClaimedDelivery,
+    result: AttemptResult,
+    outcome: Outcome,
+    retry_in_s: float | None,
+) -> None:
+    """Store an attempt's result and move the delivery on: delivered, failed, or pending
+    again at now + retry_in_s. The delivery is only moved if no later attempt was claimed
+    meanwhile (a lease that ran out)."""
+    await conn.execute(
+        """UPDATE delivery_attempts
+              SET finished_at = now(), duration_ms = $3, http_status = $4, error = $5,
+                  response_excerpt = $6, outcome = $7
+            WHERE delivery_id = $1 AND attempt = $2""",
+        claim.id, claim.attempt, result.duration_ms, result.http_status, result.describe(),
+        result.response_excerpt, outcome,
+    )
+    status = "pending" if outcome == "retry" else outcome
+    await conn.execute(
+        """UPDATE deliveries
+              SET status = $3,
+                  next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $4)
+                                         ELSE next_attempt_at END,
+                  delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END,
+                  last_http_status = $5, last_error = $6, updated_at = now()
+            WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
+        claim.id, claim.attempt, status, float(retry_in_s or 0.0), result.http_status, result.describe(),
+    )
+
+
+async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
+    """Seconds until the earliest pending delivery is due (<= 0: due now); None if none."""
+    value = await conn.fetchval(
+        "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
+    )
+    return None if value is None else float(value)
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection,
+    owner_region: str,
+    *,
+    subscription_id: UUID | None,
+    status: str | None,
+    limit: int,
+    before: int | None = None,
+) -> list[asyncpg.Record]:
+    """The region's deliveries, newest first, each with its attempts (oldest first)."""
+    return await conn.fetch(
+        """SELECT d.id, d.subscription_id, d.event_id, d.event_type, d.kind, d.cycle, d.region,
+                  d.body, d.status, d.attempts, d.created_at, d.updated_at, d.delivered_at,
+                  CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
+                  d.last_http_status, d.last_error,
+                  coalesce((
+                      SELECT json_agg(json_build_object(
+                                 'attempt', a.attempt, 'started_at', a.started_at,
+                                 'finished_at', a.finished_at, 'duration_ms', a.duration_ms,
+                                 'http_status', a.http_status, 'error', a.error,
+                                 'response_excerpt', a.response_excerpt, 'outcome', a.outcome)
+                             ORDER BY a.attempt)::text
+                      FROM delivery_attempts a WHERE a.delivery_id = d.id), '[]') AS attempt_log
+             FROM deliveries d
+             JOIN subscriptions s ON s.id = d.subscription_id
+            WHERE s.owner_region = $1
+              AND ($2::uuid IS NULL OR d.subscription_id = $2)
+              AND ($3::text IS NULL OR d.status = $3)
+              AND ($5::bigint IS NULL OR d.id < $5)
+            ORDER BY d.id DESC
+            LIMIT $4""",
+        owner_region, subscription_id, status, limit, before,
+    )
+
+
+def attempts_json(record: asyncpg.Record) -> list[dict]:
+    return json.loads(record["attempt_log"])

@@ -1,0 +1,97 @@
+"""Rules for webhook subscriptions: which URLs are accepted and which scopes a region
+admin may subscribe to.
+
+Scope rule: a region admin subscribes to its own region (`{"region": <own code>}`). The
+admin of a provinsi may also subscribe to its province (`{"province": <own code>}`): the
+provinsi itself and every kabupaten and kota in it, since provinces coordinate (and are
+ranked against) their kabupaten and kota. A kabupaten or kota admin cannot subscribe to
+its province or to a neighbour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from services.common.data.regions import RegionInfo
+
+ScopeKind = Literal["region", "province"]
+MAX_URL_LENGTH = 2000
+
+
+class RuleViolation(ValueError):
+    """A request a rule refuses; `status` is 422 (malformed) or 403 (not the caller's)."""
+
+    def __init__(self, field: str, reason: str, status: int = 422):
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: ScopeKind
+    code: str
+
+    def as_json(self) -> dict[str, str]:
+        return {self.kind: self.code}
+
+
+def check_webhook_url(url: str) -> str:
+    """The URL as given when it is an absolute http(s) URL with a host; ValueError (with
+    the reason) otherwise."""
+    if len(url) > MAX_URL_LENGTH:
+        raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+    if any(c.isspace() or ord(c) < 0x20 for c in url):
+        raise ValueError("must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"scheme must be http or https, not {parts.scheme or 'missing'!r}")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    if port == 0:
+        raise ValueError("port must be 1-65535")
+    if parts.fragment:
+        raise ValueError("must not have a #fragment (it is never sent)")
+    return url
+
+
+def allowed_scope(caller_region: str, scope: Scope, regions: Mapping[str, RegionInfo]) -> Scope:
+    """The scope when `caller_region`'s admin may subscribe to it; RuleViolation naming
+    the field otherwise (422 for an unknown code, 403 for someone else's)."""
+    field = f"body.scope.{scope.kind}"
+    target = regions.get(scope.code)
+    if target is None:
+        raise RuleViolation(field, f"unknown {scope.kind} code {scope.code!r}")
+    if scope.kind == "province":
+        if target.type != "provinsi":
+            raise RuleViolation(field, f"{scope.code!r} is a {target.type}, not a provinsi")
+        if caller_region != scope.code:
+            raise RuleViolation(
+                field,
+                f"only the admin of provinsi {scope.code} may subscribe to its province "
+                f"(your region is {caller_region})",
+                status=403,
+            )
+        return scope
+    if caller_region != scope.code:
+        raise RuleViolation(
+            field, f"a region admin may subscribe only to its own region ({caller_region})", status=403
+        )
+    return scope
+
+
+def matching_scopes(region: str, regions: Mapping[str, RegionInfo]) -> list[Scope]:
+    """The subscription scopes an event about `region` reaches."""
+    scopes = [Scope("region", region)]
+    info = regions.get(region)
+    if info is not None:
+        scopes.append(Scope("province", info.province_code))
+    return scopes

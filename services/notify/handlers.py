@@ -1,0 +1,165 @@
+"""Notify's handlers: one per event consumed and per command.
+
+Events run inside the consumer's transaction (after the inbox check): they only INSERT
+pending deliveries, so the alert commits with the inbox row — a crash never loses it and
+a redelivered event never creates a second one. Sending is the delivery worker's job.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from services.common.data.regions import load_regions
+from services.common.events import Envelope, EvidenceRejected, ScoreUpdated, uuid7
+from services.common.logging import get_logger
+from services.notify.adapters import store
+from services.notify.adapters.store import ClaimedDelivery
+from services.notify.adapters.webhook_sender import WebhookSender
+from services.notify.domain.retry import AttemptResult, Outcome, outcome_of, retry_delay
+from services.notify.domain.rules import (
+    Notification,
+    categories_of,
+    dedupe_kinds,
+    notifications_for_rejection,
+    notifications_for_score,
+    webhook_body,
+)
+from services.notify.domain.subscriptions import Scope, allowed_scope, matching_scopes
+from services.notify.metrics import DELIVERIES_QUEUED, WEBHOOK_ATTEMPTS, WEBHOOK_SECONDS
+
+log = get_logger(__name__)
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+async def _enqueue(conn: asyncpg.Connection, event: Envelope, notifications: Sequence[Notification]) -> int:
+    scopes = matching_scopes(event.region, load_regions())
+    created = 0
+    for notification in notifications:
+        queued = await store.enqueue_deliveries(
+            conn,
+            scopes=scopes,
+            kind=notification.kind,
+            event_id=event.event_id,
+            event_type=event.type,
+            cycle=event.cycle,
+            region=event.region,
+            body=webhook_body(event, notification),
+        )
+        # Counted before commit: a rolled-back transaction over-counts (metrics are hints).
+        DELIVERIES_QUEUED.labels(notification.kind).inc(queued)
+        created += queued
+    return created
+
+
+async def handle_score_updated(event: Envelope, conn: asyncpg.Connection) -> None:
+    assert isinstance(event, ScoreUpdated)
+    seen = await store.seen_score_for_update(conn, event.cycle, event.region)
+    notifications = notifications_for_score(event, seen)
+    if not notifications:
+        log.info("score not newer than the last one seen: nothing to send", seen_version=seen and seen.version)
+        return
+    await store.save_seen_score(conn, event.cycle, event.region, event.version, categories_of(event), event.event_id)
+    created = await _enqueue(conn, event, notifications)
+    log.info("deliveries queued", kinds=[n.kind for n in notifications], deliveries=created)
+
+
+async def handle_evidence_rejected(event: Envelope, conn: asyncpg.Connection) -> None:
+    assert isinstance(event, EvidenceRejected)
+    created = await _enqueue(conn, event, notifications_for_rejection(event))
+    log.info("deliveries queued", kinds=["evidence.rejected"], deliveries=created)
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+class SubscriptionLimitReached(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedSubscription:
+    record: asyncpg.Record
+    secret: str
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+async def create_subscription(
+    conn: asyncpg.Connection,
+    *,
+    caller_region: str,
+    caller: str,
+    url: str,
+    scope: Scope,
+    kinds: Sequence[str],
+    limit: int,
+) -> CreatedSubscription:
+    """Raises RuleViolation (scope not the caller's) or SubscriptionLimitReached."""
+    allowed_scope(caller_region, scope, load_regions())
+    async with conn.transaction():
+        await store.lock_owner(conn, caller_region)
+        if await store.count_active(conn, caller_region) >= limit:
+            raise SubscriptionLimitReached(f"region {caller_region} already has {limit} subscriptions")
+        secret = new_secret()
+        record = await store.insert_subscription(
+            conn, id=uuid7(), owner_region=caller_region, url=url, scope=scope,
+            kinds=dedupe_kinds(kinds), secret=secret, created_by=caller,
+        )
+    return CreatedSubscription(record, secret)
+
+
+async def delete_subscription(conn: asyncpg.Connection, *, caller_region: str, id: UUID) -> bool:
+    async with conn.transaction():
+        return await store.delete_subscription(conn, caller_region, id)
+
+
+# --- delivery ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int
+    backoff_initial_s: float
+    backoff_max_s: float
+
+
+async def attempt_delivery(
+    pool: asyncpg.Pool,
+    sender: WebhookSender,
+    claim: ClaimedDelivery,
+    policy: DeliveryPolicy,
+    *,
+    now: float,
+    jitter: float,
+) -> tuple[Outcome, AttemptResult]:
+    """Send one claimed delivery and record the attempt and its consequence."""
+    body = claim.body.encode("utf-8")
+    headers = sender.headers(
+        delivery_id=claim.id, event_id=str(claim.event_id), kind=claim.kind, secret=claim.secret, body=body, now=now
+    )
+    result = await sender.send(claim.url, body, headers)
+    outcome = outcome_of(result, claim.attempt, policy.max_attempts)
+    retry_in = (
+        retry_delay(claim.attempt, initial_s=policy.backoff_initial_s, max_s=policy.backoff_max_s, jitter=jitter)
+        if outcome == "retry"
+        else None
+    )
+    async with pool.acquire() as conn, conn.transaction():
+        await store.record_attempt(conn, claim, result, outcome, retry_in)
+    WEBHOOK_ATTEMPTS.labels(claim.kind, outcome).inc()
+    WEBHOOK_SECONDS.observe(result.duration_ms / 1000)
+    log.info(
+        "webhook attempt",
+        delivery=claim.id, attempt=claim.attempt, kind=claim.kind, event_id=str(claim.event_id),
+        outcome=outcome, http_status=result.http_status, error=result.describe(), retry_in_s=retry_in,
+    )
+    return outcome, result

@@ -1,0 +1,44 @@
+"""The notify service's settings: the common ones plus how webhooks are delivered.
+
+Field names start with `notify_` because `inovasi up` runs every service from one
+environment (INOVASI_NOTIFY_WEBHOOK_TIMEOUT_S, ...)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.common.settings import Settings
+
+
+class NotifySettings(Settings):
+    # Run the delivery worker in this process (off: the API and consumer only).
+    notify_deliver: bool = True
+    # Per attempt, connect to last byte; a receiver should answer fast and work later.
+    notify_webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    # Attempts per delivery before it is marked failed (the first attempt counts).
+    notify_max_attempts: int = Field(8, ge=1, le=50)
+    # Retry n waits about initial * 2^(n-1), capped at max, with jitter (see domain/retry.py).
+    notify_backoff_initial_s: float = Field(10.0, gt=0)
+    notify_backoff_max_s: float = Field(3600.0, gt=0)
+    # Deliveries claimed (and sent concurrently) per round of the worker.
+    notify_delivery_batch_size: int = Field(20, ge=1, le=500)
+    # Polling fallback when no NOTIFY arrives; also the longest sleep between rounds.
+    notify_delivery_poll_s: float = Field(1.0, gt=0)
+    # Bounds the fan-out a single region can cause.
+    notify_max_subscriptions_per_region: int = Field(20, ge=1)
+
+    @property
+    def notify_lease_s(self) -> float:
+        """How long a claimed delivery stays invisible to other workers: longer than any
+        attempt, so only a crashed worker's claim expires and gets retried."""
+        return 2 * self.notify_webhook_timeout_s + 30.0
+
+
+def notify_settings(settings: Settings | None) -> NotifySettings:
+    """The notify view of any Settings (the CLI and tests build plain `Settings`); notify's
+    own fields come from the environment unless given."""
+    if isinstance(settings, NotifySettings):
+        return settings
+    if settings is None:
+        return NotifySettings()
+    return NotifySettings(**settings.model_dump(exclude_unset=False))

@@ -1,0 +1,66 @@
+"""A real webhook receiver for tests: an HTTP server on 127.0.0.1 in a thread that
+answers POSTs with scripted statuses and records every request it got."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+class WebhookReceiver:
+    """`statuses` are answered in order, the last one repeating; `delay_s` is waited
+    before each answer (after the request was recorded)."""
+
+    def __init__(self, statuses: list[int] | None = None, *, delay_s: float = 0.0) -> None:
+        self.statuses = list(statuses or [200])
+        self.delay_s = delay_s
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body, time.time()))
+                    index = min(len(receiver.requests), len(receiver.statuses)) - 1
+                    status = receiver.statuses[index]
+                if receiver.delay_s:
+                    time.sleep(receiver.delay_s)
+                payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted failure"}'
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/iid"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self.requests)

@@ -1,0 +1,80 @@
+"""Which webhook URLs and scopes a region admin may subscribe to."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.data.regions import load_regions
+from services.notify.domain.subscriptions import (
+    RuleViolation,
+    Scope,
+    allowed_scope,
+    check_webhook_url,
+    matching_scopes,
+)
+
+REGIONS = load_regions()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bapperinda.gunungmaskab.go.id/hooks/iid",
+        "http://127.0.0.1:8080/hook",
+        "HTTPS://example.org",
+        "https://[::1]:9000/x?token=abc",
+    ],
+)
+def test_http_and_https_urls_are_accepted(url):
+    assert check_webhook_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("ftp://example.org/hook", "scheme"),
+        ("javascript:alert(1)", "scheme"),
+        ("example.org/hook", "scheme"),
+        ("", "scheme"),
+        ("https://", "host"),
+        ("https:///path", "host"),
+        ("https://example.org:99999/", "valid URL"),
+        ("https://example.org:0/", "port"),
+        ("https://example.org/a b", "whitespace"),
+        ("https://example.org/\x00", "control"),
+        ("https://example.org/#top", "fragment"),
+        ("https://example.org/" + "a" * 2000, "2000"),
+    ],
+)
+def test_bad_urls_are_refused_with_the_reason(url, reason):
+    with pytest.raises(ValueError, match=reason):
+        check_webhook_url(url)
+
+
+def test_a_region_admin_subscribes_to_its_own_region_only():
+    assert allowed_scope("62.10", Scope("region", "62.10"), REGIONS) == Scope("region", "62.10")
+    with pytest.raises(RuleViolation) as neighbour:
+        allowed_scope("62.10", Scope("region", "62.01"), REGIONS)
+    assert neighbour.value.status == 403 and neighbour.value.field == "body.scope.region"
+
+
+def test_only_a_provinsi_admin_subscribes_to_its_province():
+    assert allowed_scope("62", Scope("province", "62"), REGIONS) == Scope("province", "62")
+    assert allowed_scope("62", Scope("region", "62"), REGIONS) == Scope("region", "62")
+    for caller in ("62.10", "63"):
+        with pytest.raises(RuleViolation) as refused:
+            allowed_scope(caller, Scope("province", "62"), REGIONS)
+        assert refused.value.status == 403 and refused.value.field == "body.scope.province"
+
+
+@pytest.mark.parametrize("scope", [Scope("region", "99.99"), Scope("province", "99"), Scope("province", "62.10")])
+def test_unknown_or_wrong_codes_are_422(scope):
+    with pytest.raises(RuleViolation) as refused:
+        allowed_scope("62.10", scope, REGIONS)
+    assert refused.value.status == 422 and refused.value.field == f"body.scope.{scope.kind}"
+
+
+def test_an_event_reaches_its_region_and_its_province():
+    assert matching_scopes("62.10", REGIONS) == [Scope("region", "62.10"), Scope("province", "62")]
+    assert matching_scopes("62", REGIONS) == [Scope("region", "62"), Scope("province", "62")]
+    assert matching_scopes("99.99", REGIONS) == [Scope("region", "99.99")]
