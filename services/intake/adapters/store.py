@@ -1,0 +1,225 @@
+"""The intake schema in PostgreSQL (raw asyncpg SQL, names resolved in the service's schema).
+Functions take a connection, so the caller decides the transaction: a write and the event
+it enqueues always share one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from services.intake.domain.cycle import Cycle
+from services.intake.domain.innovation import Innovation
+from services.intake.domain.profile import Profile
+
+_PROFILE_COLUMNS = (
+    "name", "tahapan", "jenis", "bentuk", "inisiator", "urusan_utama", "urusan_lain",
+    "tanggal_uji_coba", "tanggal_penerapan", "rancang_bangun", "tujuan", "manfaat", "hasil",
+)
+
+
+# --- cycles ------------------------------------------------------------------------------
+
+
+async def get_cycle(conn: asyncpg.Connection, year: int) -> Cycle | None:
+    row = await conn.fetchrow("SELECT * FROM cycles WHERE year = $1", year)
+    if row is None:
+        return None
+    return Cycle(
+        year=row["year"],
+        methodology=row["methodology"],
+        window_opens_at=row["window_opens_at"],
+        window_closes_at=row["window_closes_at"],
+        application_from=row["application_from"],
+        application_to=row["application_to"],
+    )
+
+
+# --- agencies ----------------------------------------------------------------------------
+
+
+async def insert_agency(conn: asyncpg.Connection, region: str, agency_id: str, name: str, created_by: str) -> asyncpg.Record | None:
+    """The new row, or None when the region already has an agency with this id."""
+    return await conn.fetchrow(
+        """INSERT INTO agencies (region, id, name, created_by) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING region, id, name, created_at""",
+        region, agency_id, name, created_by,
+    )
+
+
+async def list_agencies(conn: asyncpg.Connection, region: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT region, id, name, created_at FROM agencies WHERE region = $1 ORDER BY id", region
+    )
+
+
+async def agency_exists(conn: asyncpg.Connection, region: str, agency_id: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM agencies WHERE region = $1 AND id = $2", region, agency_id))
+
+
+async def agency_status(conn: asyncpg.Connection, cycle: int, region: str) -> list[asyncpg.Record]:
+    """Per agency of the region: how many of its innovations of the cycle are in each status."""
+    return await conn.fetch(
+        """SELECT a.id, a.name,
+                  count(i.id) FILTER (WHERE i.status = 'draft')     AS draft,
+                  count(i.id) FILTER (WHERE i.status = 'submitted') AS submitted,
+                  count(i.id) FILTER (WHERE i.status = 'withdrawn') AS withdrawn
+           FROM agencies a
+           LEFT JOIN innovations i ON i.region = a.region AND i.agency_id = a.id AND i.cycle = $1
+           WHERE a.region = $2
+           GROUP BY a.id, a.name
+           ORDER BY a.id""",
+        cycle, region,
+    )
+
+
+# --- innovations -------------------------------------------------------------------------
+
+
+def _innovation(row: asyncpg.Record) -> Innovation:
+    values: dict[str, Any] = {name: row[name] for name in _PROFILE_COLUMNS}
+    values["urusan_lain"] = tuple(values["urusan_lain"])
+    return Innovation(
+        id=row["id"],
+        cycle=row["cycle"],
+        region=row["region"],
+        agency_id=row["agency_id"],
+        status=row["status"],
+        version=row["version"],
+        profile=Profile(**values),
+        answers=dict(row["answers"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        submitted_at=row["submitted_at"],
+    )
+
+
+def _profile_values(profile: Profile) -> list[Any]:
+    values = profile.as_dict()
+    values["urusan_lain"] = list(profile.urusan_lain)
+    return [values[name] for name in _PROFILE_COLUMNS]
+
+
+async def insert_innovation(conn: asyncpg.Connection, innovation: Innovation, created_by: str) -> Innovation:
+    columns = ", ".join(_PROFILE_COLUMNS)
+    params = ", ".join(f"${n}" for n in range(9, 9 + len(_PROFILE_COLUMNS)))
+    row = await conn.fetchrow(
+        f"""INSERT INTO innovations (id, cycle, region, agency_id, status, version, answers, created_by, {columns})
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {params}) RETURNING *""",
+        innovation.id, innovation.cycle, innovation.region, innovation.agency_id,
+        innovation.status, innovation.version, dict(innovation.answers), created_by,
+        *_profile_values(innovation.profile),
+    )
+    return _innovation(row)
+
+
+async def get_innovation(conn: asyncpg.Connection, cycle: int, innovation_id: str, *, lock: bool = False) -> Innovation | None:
+    row = await conn.fetchrow(
+        f"SELECT * FROM innovations WHERE id = $1 AND cycle = $2{' FOR UPDATE' if lock else ''}",
+        innovation_id, cycle,
+    )
+    return _innovation(row) if row is not None else None
+
+
+async def save_innovation(conn: asyncpg.Connection, innovation: Innovation) -> Innovation:
+    """Write the new state of a row locked with get_innovation(lock=True)."""
+    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
+    row = await conn.fetchrow(
+        f"""UPDATE innovations
+            SET status = $3, version = $4, answers = $5, updated_at = now(),
+                submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
+                                    ELSE submitted_at END,
+                {assignments}
+            WHERE id = $1 AND version = $2 - 1
+            RETURNING *""",
+        innovation.id, innovation.version, innovation.status, innovation.version,
+        dict(innovation.answers), *_profile_values(innovation.profile),
+    )
+    if row is None:  # only possible without the row lock: a bug, not a client error
+        raise RuntimeError(f"innovation {innovation.id} changed under a held lock")
+    return _innovation(row)
+
+
+async def list_innovations(
+    conn: asyncpg.Connection,
+    cycle: int,
+    region: str,
+    *,
+    agency: str | None,
+    statuses: Sequence[str],
+    after: str | None,
+    limit: int,
+) -> list[Innovation]:
+    rows = await conn.fetch(
+        """SELECT * FROM innovations
+           WHERE cycle = $1 AND region = $2
+             AND ($3::text IS NULL OR agency_id = $3)
+             AND (cardinality($4::text[]) = 0 OR status = ANY($4::text[]))
+             AND ($5::text IS NULL OR id > $5)
+           ORDER BY id LIMIT $6""",
+        cycle, region, agency, list(statuses), after, limit,
+    )
+    return [_innovation(row) for row in rows]
+
+
+# --- SPD answers -------------------------------------------------------------------------
+
+
+async def get_spd_answer(conn: asyncpg.Connection, cycle: int, region: str, indicator: str, *, lock: bool = False) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
+            WHERE cycle = $1 AND region = $2 AND indicator = $3{' FOR UPDATE' if lock else ''}""",
+        cycle, region, indicator,
+    )
+
+
+async def lock_spd_slot(conn: asyncpg.Connection, cycle: int, region: str, indicator: str) -> None:
+    """Serialise writers of an answer that has no row yet (a row lock needs a row)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"spd:{cycle}:{region}:{indicator}")
+
+
+async def save_spd_answer(
+    conn: asyncpg.Connection, cycle: int, region: str, indicator: str, level: int | None, version: int, updated_by: str
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        """INSERT INTO spd_answers (cycle, region, indicator, level, version, updated_by)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (cycle, region, indicator) DO UPDATE
+             SET level = EXCLUDED.level, version = EXCLUDED.version,
+                 updated_by = EXCLUDED.updated_by, updated_at = now()
+           RETURNING indicator, level, version, updated_at, updated_by""",
+        cycle, region, indicator, level, version, updated_by,
+    )
+
+
+async def list_spd_answers(conn: asyncpg.Connection, cycle: int, region: str) -> dict[str, asyncpg.Record]:
+    rows = await conn.fetch(
+        """SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
+           WHERE cycle = $1 AND region = $2""",
+        cycle, region,
+    )
+    return {row["indicator"]: row for row in rows}
+
+
+# --- idempotency -------------------------------------------------------------------------
+
+
+async def find_idempotent(conn: asyncpg.Connection, scope: str, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
+        scope, key,
+    )
+
+
+async def remember_idempotent(
+    conn: asyncpg.Connection, scope: str, key: str, request_hash: str, status: int, response: dict[str, Any]
+) -> bool:
+    """False when a concurrent request with the same key committed first (it blocks here
+    until that one commits)."""
+    stored = await conn.fetchval(
+        """INSERT INTO idempotency_keys (scope, key, request_hash, status, response)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true""",
+        scope, key, request_hash, status, response,
+    )
+    return bool(stored)
