@@ -102,6 +102,10 @@ class RedisServer:
         self.stop()
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
     def stop(self) -> None:
         if self._proc is not None:
             self._proc.terminate()
