@@ -27,12 +27,10 @@ def service_module(name: str):
     return importlib.import_module(f"services.{name}.app")
 
 
-def service_app(name: str, env_settings: Settings | None = None) -> FastAPI:
-    """One service's app, with its own settings class read from the environment."""
-    module = service_module(name)
-    settings_class = getattr(module, "SETTINGS_CLASS", Settings)
-    settings = settings_class(**(env_settings.model_dump() if env_settings is not None else {}))
-    return module.create_app(settings)
+def service_app(name: str, settings: Settings | None = None) -> FastAPI:
+    """One service's app. A service with settings of its own (evidence, notify) extends the
+    shared ones with its fields from the environment."""
+    return service_module(name).create_app(settings or Settings())
 
 
 def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | None = None) -> Starlette:

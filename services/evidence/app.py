@@ -15,7 +15,6 @@ from services.evidence.handlers import OBJECT_STORE, object_store_of, settings_o
 from services.evidence.settings import EvidenceSettings, evidence_settings
 
 SERVICE = "evidence"
-SETTINGS_CLASS = EvidenceSettings  # read by services.platform
 log = get_logger(__name__)
 
 
