@@ -187,8 +187,9 @@ def _up(args: argparse.Namespace) -> int:
         print("\ninovasi is starting on " + url, file=sys.stderr)
         for choice in servers.choices:
             print(f"  {choice}", file=sys.stderr)
-        print(f"\n  a viewer token for region {args.region} (12 h):\n  {viewer}\n", file=sys.stderr)
-        print(f"  try: curl -H 'Authorization: Bearer $TOKEN' {url}/scoring/v1/cycles/2026/regions/{args.region}/score\n",
+        print(f"\n  a viewer token for region {args.region} (12 h), and a first request:\n", file=sys.stderr)
+        print(f"  export TOKEN={viewer}", file=sys.stderr)
+        print(f'  curl -H "Authorization: Bearer $TOKEN" {url}/scoring/v1/cycles/2026/regions/{args.region}/score\n',
               file=sys.stderr)
         if args.demo:
             from services.demo import attach_demo
