@@ -174,6 +174,10 @@ def _up(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
     from services.platform import create_platform_app
 
+    from services.common.data.regions import load_regions
+
+    if args.region not in load_regions():
+        return _fail("up", f"--region: {args.region!r} is not a Kemendagri region code (e.g. 62.10)")
     os.environ["INOVASI_AUTH_SECRET"] = secret = _auth_secret_for_up()
     base = Settings()
     configure_logging(base.log_level, json=base.log_json, service="inovasi")
