@@ -16,7 +16,7 @@ from services.common.events import (
     SpdAnswer,
 )
 from services.scoring.domain.engine import FIGURES
-from services.scoring.domain.state import StoredEvidence, StoredInnovation
+from services.scoring.domain.state import StoredEvidence, StoredInnovation, payload_json
 
 
 async def lock_region(conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None) -> int:
@@ -108,10 +108,6 @@ async def load_region_state(
     return spd, innovations, evidence
 
 
-def _jsonable(figures: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    return {f: {k: (str(v) if isinstance(v, Decimal) else v) for k, v in values.items()} for f, values in figures.items()}
-
-
 async def save_score(
     conn: asyncpg.Connection,
     *,
@@ -125,7 +121,7 @@ async def save_score(
     methodology: str,
     figures: dict[str, dict[str, object]],
 ) -> None:
-    stored = _jsonable(figures)
+    stored = payload_json(figures)
     await conn.execute(
         """INSERT INTO scores (cycle, region, version, caused_by, cause_type, methodology, figures)
            VALUES ($1, $2, $3, $4, $5, $6, $7)""",

@@ -94,3 +94,11 @@ def figure_payload(figure: FigureScore) -> dict[str, object]:
 
 def score_payload(score: RegionScore) -> dict[str, dict[str, object]]:
     return {figure: figure_payload(score.figures[figure]) for figure in FIGURES}
+
+
+def payload_json(figures: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """The payload as stored and served: decimals as strings ("47.04"), never floats."""
+    return {
+        figure: {key: str(value) if isinstance(value, Decimal) else value for key, value in values.items()}
+        for figure, values in figures.items()
+    }

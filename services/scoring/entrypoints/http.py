@@ -23,7 +23,7 @@ from services.scoring.domain.engine import FIGURES, Figure, Region, compile_meth
 from services.scoring.domain.explain import explain_region
 from services.scoring.domain.gap import TargetError, plan_gap
 from services.scoring.domain.ranking import competition_ranks
-from services.scoring.domain.state import region_from_state, score_payload
+from services.scoring.domain.state import payload_json, region_from_state, score_payload
 from services.scoring.handlers import group_sizes
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -73,10 +73,7 @@ async def region_score(year: int, code: str, principal: CurrentPrincipal, runtim
         record = await state_store.current_score(conn, year, code)
         if record is None:  # nothing reported yet: the engine's score of an empty region
             empty = Region(code, info.type, _province_key(info))
-            figures = {
-                f: {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
-                for f, values in score_payload(score_region(empty, compile_methodology(methodology))).items()
-            }
+            figures = payload_json(score_payload(score_region(empty, compile_methodology(methodology))))
             version, caused_by, computed_at = 0, None, None
         else:
             figures = state_store.figures_json(record)
