@@ -8,10 +8,11 @@ For each subscribed (stream, group) there are two FastStream subscribers in the 
   * a reader (XREADGROUP ">", `max_records` per read) for new entries;
   * a reclaimer (`min_idle_time`: XAUTOCLAIM only) for entries left pending by a failed
     handler or a dead process. FastStream never re-delivers a failed entry by itself.
-Before handling a reclaimed entry the reclaimer reads its delivery count; past
-`max_deliveries` it moves the entry to `<stream>.dlq` instead (not while PostgreSQL is
-unreachable: an outage is not a poison message). Entries that are not events of the
-contract go to the DLQ at once.
+The reclaimer reads a reclaimed entry's delivery count; when the handler fails on the
+`max_deliveries`-th delivery or later, the entry moves to `<stream>.dlq` — unless the failure
+was PostgreSQL being unreachable: an outage is not a poison message, and the entries it made
+fail are handled once it is over, however often they were delivered meanwhile. Entries that
+are not events of the contract go to the DLQ at once.
 
 Handling = one PostgreSQL transaction: inbox check (`first_delivery`), then the handler if the
 event is new; XACK only after commit. A failure rolls back and leaves the entry pending.
@@ -27,7 +28,6 @@ import os
 import secrets
 import socket
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -174,8 +174,6 @@ class EventConsumer:
             log_level=logging.DEBUG,
         )
         self.subscriptions: list[Subscription] = []
-        # Last error per entry id, so a dead letter says why (bounded; best effort).
-        self._last_errors: OrderedDict[str, str] = OrderedDict()
 
     # --- registration -------------------------------------------------------------------
 
@@ -279,17 +277,6 @@ class EventConsumer:
             stream=sub.stream, group=sub.group, entry_id=entry_id
         ):
             deliveries = await msg.get_delivery_count() if reclaimed else 1
-            if deliveries > self.settings.max_deliveries:
-                if not await self._database_reachable():
-                    log.warning("database unreachable: entry left pending, not dead-lettered",
-                                deliveries=deliveries)
-                    return
-                last = self._last_errors.pop(entry_id, "unknown (failed in another process?)")
-                await self._dead_letter(
-                    sub, entry_id, fields, deliveries, "max_deliveries",
-                    f"failed {deliveries - 1} deliveries; last error: {last}",
-                )
-                return
             try:
                 event = from_entry(fields)
             except UndecodableEntry as exc:
@@ -300,11 +287,23 @@ class EventConsumer:
                 EVENTS_HANDLED.labels(sub.stream, sub.group, event.type, "skipped").inc()
                 return
             with bind_event(event, delivery=deliveries):
-                await self._handle(sub, msg, entry_id, event)
+                error = await self._handle(sub, msg, event)
+                if error is None or deliveries < self.settings.max_deliveries:
+                    return
+                # The cap counts deliveries, and an outage delivers (and fails) an entry many
+                # times: dead-letter only when this attempt failed with PostgreSQL answering.
+                if _is_outage(error) or not await self._database_reachable():
+                    log.warning("database unreachable: entry left pending, not dead-lettered",
+                                deliveries=deliveries)
+                    return
+                await self._dead_letter(
+                    sub, entry_id, fields, deliveries, "max_deliveries",
+                    f"failed {deliveries} deliveries; last error: {error!r}"[:2000],
+                )
 
-    async def _handle(
-        self, sub: Subscription, msg: RedisStreamMessage, entry_id: str, event: Envelope
-    ) -> None:
+    async def _handle(self, sub: Subscription, msg: RedisStreamMessage, event: Envelope) -> Exception | None:
+        """Inbox check and handler in one transaction, XACK after commit. Returns the error
+        when it failed (the entry then stays pending for the reclaimer)."""
         started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
@@ -313,16 +312,15 @@ class EventConsumer:
                     await sub.handler(event, conn)
         except Exception as exc:
             EVENT_FAILURES.labels(sub.stream, sub.group, event.type).inc()
-            self._remember_error(entry_id, exc)
             log.exception("event handler failed; entry stays pending for the reclaimer")
-            return
+            return exc
         finally:
             HANDLER_SECONDS.labels(sub.stream, sub.group).observe(time.perf_counter() - started)
-        self._last_errors.pop(entry_id, None)
         await self._ack(msg)
         outcome = "handled" if fresh else "duplicate"
         EVENTS_HANDLED.labels(sub.stream, sub.group, event.type, outcome).inc()
         log.info("event handled" if fresh else "duplicate event skipped")
+        return None
 
     async def _ack(self, msg: RedisStreamMessage) -> None:
         try:
@@ -370,10 +368,13 @@ class EventConsumer:
             return False
         return True
 
-    def _remember_error(self, entry_id: str, exc: Exception) -> None:
-        self._last_errors[entry_id] = repr(exc)[:500]
-        while len(self._last_errors) > 1000:
-            self._last_errors.popitem(last=False)
+
+def _is_outage(error: Exception) -> bool:
+    """A failure to reach PostgreSQL, as opposed to a failure of the event's handling."""
+    return isinstance(
+        error, (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+                asyncpg.CannotConnectNowError)
+    )
 
 
 def _text(value: bytes | str) -> str:

@@ -26,7 +26,7 @@ from services.common.bus import (
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import Settings
 from tests.support import events as samples
-from tests.support.infra import wait_until
+from tests.support.infra import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -254,7 +254,7 @@ async def test_poison_entry_goes_to_dlq_after_the_cap_while_others_flow_and_repl
     assert len(dead) == 1
     letter = dead[0]
     assert letter.group == GROUP
-    assert letter.deliveries == settings.max_deliveries + 1
+    assert letter.deliveries == settings.max_deliveries
     assert letter.event_type == "innovation.submitted"
     assert ev.from_entry(letter.fields).subject == "poison"
     assert "max_deliveries" in letter.reason and "cannot score this innovation" in letter.reason
@@ -387,3 +387,46 @@ async def test_consumer_names_are_unique_and_idle_empty_consumers_are_pruned(
     assert removed == ["idle-empty"]
     names = [c["name"].decode() for c in await redis.xinfo_consumers(key, GROUP)]
     assert names == ["holds-pending"]
+
+
+async def test_entries_failed_during_a_long_pg_outage_are_handled_when_it_is_over(
+    settings: Settings, redis: Redis
+) -> None:
+    """A real outage of a private PostgreSQL, long enough for entries to be delivered past
+    the cap: once it is back they are handled, none is dead-lettered."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from services.common.db import create_pool, migrate
+    from services.common.embedded import EmbeddedPostgres
+
+    # Not pytest's tmp_path (0700): PostgreSQL runs as an unprivileged user under root.
+    data_dir = Path(tempfile.mkdtemp(prefix="inovasi-outage-"))
+    postgres = EmbeddedPostgres(data_dir, port=free_port())  # the same port after a restart
+    dsn = postgres.start()
+    schema = settings.schema("svc")
+    await migrate(dsn, schema, None)
+    pool = await create_pool(dsn, schema, min_size=1, max_size=4)
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE handled (event_id uuid PRIMARY KEY, type text, subject text, "
+                           "at timestamptz DEFAULT clock_timestamp())")
+    consumer = EventConsumer(settings, service="svc", pool=pool)
+    consumer.subscribe(INTAKE, record)
+    key = settings.stream(INTAKE)
+    await consumer.start()
+    try:
+        postgres.stop()
+        for k in range(3):
+            await redis.xadd(key, ev.to_entry(samples.innovation(innovation_id=f"during-{k}")))
+        await wait_until(lambda: _delivered_at_least(redis, key, settings.max_deliveries + 2), timeout=20)
+        assert await dlq_list(redis, key) == []
+        postgres.start()
+        await wait_until(lambda: _has(pool, ["during-0", "during-1", "during-2"]), timeout=30)
+        await wait_until(lambda: _pending_is(redis, key, 0), timeout=10)
+        assert await dlq_list(redis, key) == []
+    finally:
+        await consumer.stop()
+        await pool.close()
+        postgres.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)

@@ -50,7 +50,7 @@ async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
             await wait_until(lambda: scored("62.11"), timeout=15)
             dead = await wait_until(lambda: dlq_list(redis, key), timeout=15)
             assert [d.event_id for d in dead] == [str(poison.event_id)]
-            assert dead[0].deliveries == settings.max_deliveries + 1
+            assert dead[0].deliveries == settings.max_deliveries
             assert "99.99" in dead[0].reason
 
             listed = inovasi(settings, "dlq", "list", "intake.events", "--json")
