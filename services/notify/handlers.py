@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 import asyncpg
@@ -29,7 +29,13 @@ from services.notify.domain.rules import (
     notifications_for_score,
     webhook_body,
 )
-from services.notify.domain.subscriptions import Scope, allowed_scope, matching_scopes
+from services.notify.domain.subscriptions import (
+    RuleViolation,
+    Scope,
+    allowed_scope,
+    check_webhook_target,
+    matching_scopes,
+)
 from services.notify.metrics import DELIVERIES_QUEUED, WEBHOOK_ATTEMPTS, WEBHOOK_SECONDS
 
 log = get_logger(__name__)
@@ -102,8 +108,15 @@ async def create_subscription(
     scope: Scope,
     kinds: Sequence[str],
     limit: int,
+    allow_private_targets: bool = False,
 ) -> CreatedSubscription:
-    """Raises RuleViolation (scope not the caller's) or SubscriptionLimitReached."""
+    """Raises RuleViolation (URL not public unless `allow_private_targets`, scope not the
+    caller's) or SubscriptionLimitReached."""
+    if not allow_private_targets:
+        try:
+            check_webhook_target(url)
+        except ValueError as exc:
+            raise RuleViolation("body.url", str(exc)) from None
     allowed_scope(caller_region, scope, load_regions())
     async with conn.transaction():
         await store.lock_owner(conn, caller_region)
@@ -153,8 +166,18 @@ async def attempt_delivery(
         if outcome == "retry"
         else None
     )
-    async with pool.acquire() as conn, conn.transaction():
-        await store.record_attempt(conn, claim, result, outcome, retry_in)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await store.record_attempt(conn, claim, result, outcome, retry_in)
+    except Exception as exc:
+        # E.g. something the receiver sent back was refused. Recording the outcome without
+        # it beats leaving the delivery pending: its lease would run out and the webhook be
+        # sent again, for ever, as even the last attempt's "failed" would never be stored.
+        # A database that is down fails here too; then the lease brings the delivery back.
+        log.warning("attempt not recorded as is; recording its outcome only", delivery=claim.id, error=repr(exc))
+        result = _outcome_only(result)
+        async with pool.acquire() as conn, conn.transaction():
+            await store.record_attempt(conn, claim, result, outcome, retry_in)
     WEBHOOK_ATTEMPTS.labels(claim.kind, outcome).inc()
     WEBHOOK_SECONDS.observe(result.duration_ms / 1000)
     log.info(
@@ -163,3 +186,10 @@ async def attempt_delivery(
         outcome=outcome, http_status=result.http_status, error=result.describe(), retry_in_s=retry_in,
     )
     return outcome, result
+
+
+def _outcome_only(result: AttemptResult) -> AttemptResult:
+    """The attempt without anything the receiver sent: no excerpt, and for an error before
+    any HTTP status (whose text may quote the receiver) a fixed text."""
+    error = None if result.http_status is not None else "failed (the error text could not be stored)"
+    return replace(result, error=error, response_excerpt=None)

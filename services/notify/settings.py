@@ -26,6 +26,12 @@ class NotifySettings(Settings):
     notify_delivery_poll_s: float = Field(1.0, gt=0)
     # Bounds the fan-out a single region can cause.
     notify_max_subscriptions_per_region: int = Field(20, ge=1)
+    # Off: webhooks go to public addresses only — subscriptions to localhost or a loopback,
+    # link-local (169.254.169.254), private, unspecified, multicast or reserved IP are
+    # refused, and an attempt whose host resolves to one fails. A region admin could
+    # otherwise probe the platform's own network and read the answers in the delivery log.
+    # On: for development and tests, whose receivers listen on 127.0.0.1.
+    notify_allow_private_targets: bool = False
 
     @property
     def notify_lease_s(self) -> float:
@@ -36,9 +42,12 @@ class NotifySettings(Settings):
 
 def notify_settings(settings: Settings | None) -> NotifySettings:
     """The notify view of any Settings (the CLI and tests build plain `Settings`); notify's
-    own fields come from the environment unless given."""
+    own fields (INOVASI_NOTIFY_*) come from the environment unless given."""
     if isinstance(settings, NotifySettings):
         return settings
     if settings is None:
         return NotifySettings()
-    return NotifySettings(**settings.model_dump(exclude_unset=False))
+    # Only the common fields are passed: an init argument would hide the environment, and
+    # a plain Settings has no notify_* fields, so each of them is read from the environment.
+    common = settings.model_dump(include=set(Settings.model_fields))
+    return NotifySettings(**common)

@@ -13,6 +13,10 @@ import asyncpg
 from services.notify.domain.retry import AttemptResult, Outcome
 from services.notify.domain.rules import SeenScore
 from services.notify.domain.subscriptions import Scope
+from services.notify.domain.text import pg_text
+
+EXCERPT_CHARS = 500  # response_excerpt kept per attempt
+ERROR_CHARS = 500  # error / last_error kept per attempt
 
 # --- subscriptions -----------------------------------------------------------------------
 
@@ -213,14 +217,16 @@ async def record_attempt(
 ) -> None:
     """Store an attempt's result and move the delivery on: delivered, failed, or pending
     again at now + retry_in_s. The delivery is only moved if no later attempt was claimed
-    meanwhile (a lease that ran out)."""
+    meanwhile (a lease that ran out). The receiver's answer and the error text come from
+    outside: they are stored without what PostgreSQL refuses (NUL, lone surrogates)."""
+    error = pg_text(result.describe(), limit=ERROR_CHARS)
+    excerpt = pg_text(result.response_excerpt, limit=EXCERPT_CHARS)
     await conn.execute(
         """UPDATE delivery_attempts
               SET finished_at = now(), duration_ms = $3, http_status = $4, error = $5,
                   response_excerpt = $6, outcome = $7
             WHERE delivery_id = $1 AND attempt = $2""",
-        claim.id, claim.attempt, result.duration_ms, result.http_status, result.describe(),
-        result.response_excerpt, outcome,
+        claim.id, claim.attempt, result.duration_ms, result.http_status, error, excerpt, outcome,
     )
     status = "pending" if outcome == "retry" else outcome
     await conn.execute(
@@ -231,7 +237,7 @@ async def record_attempt(
                   delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END,
                   last_http_status = $5, last_error = $6, updated_at = now()
             WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
-        claim.id, claim.attempt, status, float(retry_in_s or 0.0), result.http_status, result.describe(),
+        claim.id, claim.attempt, status, float(retry_in_s or 0.0), result.http_status, error,
     )
 
 

@@ -24,12 +24,15 @@ def retry_delay(attempt: int, *, initial_s: float, max_s: float, jitter: float) 
 
 @dataclass(frozen=True)
 class AttemptResult:
-    """What one POST produced: an HTTP status, or an error before any status."""
+    """What one POST produced: an HTTP status, or an error before any status.
+    `permanent`: retrying cannot help (e.g. the target is refused), so the delivery fails
+    now instead of after max_attempts."""
 
     http_status: int | None
     error: str | None = None
     duration_ms: int = 0
     response_excerpt: str | None = None
+    permanent: bool = False
 
     @property
     def succeeded(self) -> bool:
@@ -45,8 +48,11 @@ class AttemptResult:
 
 
 def outcome_of(result: AttemptResult, attempt: int, max_attempts: int) -> Outcome:
-    """2xx = delivered; anything else (3xx included: redirects are not followed) is
-    retried until `max_attempts` attempts were made."""
+    """2xx = delivered; a permanent failure is failed at once; anything else (3xx
+    included: redirects are not followed) is retried until `max_attempts` attempts were
+    made."""
     if result.succeeded:
         return "delivered"
+    if result.permanent:
+        return "failed"
     return "failed" if attempt >= max_attempts else "retry"

@@ -6,10 +6,19 @@ admin of a provinsi may also subscribe to its province (`{"province": <own code>
 provinsi itself and every kabupaten and kota in it, since provinces coordinate (and are
 ranked against) their kabupaten and kota. A kabupaten or kota admin cannot subscribe to
 its province or to a neighbour.
+
+Target rule (unless INOVASI_NOTIFY_ALLOW_PRIVATE_TARGETS): webhooks go to public addresses
+only. A region admin must not be able to make the platform POST to — and show it the answer
+of — a service on its own network (loopback, the cloud metadata address 169.254.169.254,
+private ranges). Subscriptions naming such an IP or `localhost` are refused; the delivery
+worker checks every address a host name resolves to before each attempt.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -61,6 +70,61 @@ def check_webhook_url(url: str) -> str:
     if parts.fragment:
         raise ValueError("must not have a #fragment (it is never sent)")
     return url
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+PUBLIC_ONLY = "webhooks go to public addresses only"
+# Legacy IPv4 spellings getaddrinfo still accepts: 127.1, 2130706433, 0x7f.0.0.1, 0177.0.0.1.
+_LEGACY_IPV4 = re.compile(r"^[0-9a-fx.]+$", re.IGNORECASE)
+
+
+def non_public_kind(address: IPAddress) -> str | None:
+    """What kind of non-public address this is ("loopback", "private", ...), or None for
+    an address webhooks may go to."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return non_public_kind(address.ipv4_mapped)  # ::ffff:127.0.0.1 is 127.0.0.1
+    checks = (
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private or getattr(address, "is_site_local", False)),
+        ("non-public", not address.is_global),  # e.g. 100.64.0.0/10 (carrier-grade NAT)
+    )
+    return next((kind for kind, hit in checks if hit), None)
+
+
+def host_address(host: str) -> IPAddress | None:
+    """The address `host` (a URL's host, without brackets) spells literally, or None for a
+    host name."""
+    host = host.rstrip(".")
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def is_localhost(host: str) -> bool:
+    host = host.rstrip(".").lower()
+    return host == "localhost" or host.endswith(".localhost")  # RFC 6761: always loopback
+
+
+def check_webhook_target(url: str) -> None:
+    """ValueError (with the reason) when `url`'s host is `localhost` or an IP literal that
+    is not public. Host names are checked again, resolved, at every attempt."""
+    host = urlsplit(url).hostname or ""
+    if is_localhost(host):
+        raise ValueError(f"must not point at {host!r}, which is not a public host (loopback); {PUBLIC_ONLY}")
+    address = host_address(host)
+    if address is not None and (kind := non_public_kind(address)) is not None:
+        raise ValueError(f"must not point at {address}, which is not a public address ({kind}); {PUBLIC_ONLY}")
 
 
 def allowed_scope(caller_region: str, scope: Scope, regions: Mapping[str, RegionInfo]) -> Scope:

@@ -39,7 +39,10 @@ class DeliveryWorker:
         self.pool = pool
         self.settings = settings
         self.channel = f"{schema}.deliveries"  # matches deliveries_notify() in 001_webhooks.sql
-        self.sender = sender or WebhookSender(timeout_s=settings.notify_webhook_timeout_s)
+        self.sender = sender or WebhookSender(
+            timeout_s=settings.notify_webhook_timeout_s,
+            allow_private_targets=settings.notify_allow_private_targets,
+        )
         self.policy = DeliveryPolicy(
             max_attempts=settings.notify_max_attempts,
             backoff_initial_s=settings.notify_backoff_initial_s,
@@ -71,7 +74,7 @@ class DeliveryWorker:
                 return_exceptions=True,
             )
             for claim, result in zip(claims, results, strict=True):
-                if isinstance(result, BaseException):  # recording failed: the lease brings it back
+                if isinstance(result, BaseException):  # e.g. database down: the lease brings it back
                     log.warning("delivery attempt not recorded", delivery=claim.id, error=repr(result))
         return len(claims)
 

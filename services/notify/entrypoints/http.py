@@ -97,6 +97,7 @@ async def create_subscription(body: SubscriptionIn, principal: CurrentPrincipal,
                 scope=body.scope.scope(),
                 kinds=body.kinds,
                 limit=settings.notify_max_subscriptions_per_region,
+                allow_private_targets=settings.notify_allow_private_targets,
             )
         except RuleViolation as exc:
             error = "forbidden" if exc.status == 403 else "invalid_request"

@@ -19,11 +19,13 @@ class Received:
 
 class WebhookReceiver:
     """`statuses` are answered in order, the last one repeating; `delay_s` is waited
-    before each answer (after the request was recorded)."""
+    before each answer (after the request was recorded); `payload`, if given, is the body
+    of every answer."""
 
-    def __init__(self, statuses: list[int] | None = None, *, delay_s: float = 0.0) -> None:
+    def __init__(self, statuses: list[int] | None = None, *, delay_s: float = 0.0, payload: bytes | None = None) -> None:
         self.statuses = list(statuses or [200])
         self.delay_s = delay_s
+        self.payload = payload
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -38,7 +40,9 @@ class WebhookReceiver:
                     status = receiver.statuses[index]
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
-                payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted failure"}'
+                payload = receiver.payload
+                if payload is None:
+                    payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted failure"}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -12,10 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from services.common import events as ev
-from services.notify.adapters import store
+from services.notify.adapters import store, webhook_sender
 from services.notify.app import create_app
 from services.notify.domain.signing import verify_signature
 from services.notify.entrypoints.delivery_worker import DeliveryWorker
+from services.notify.handlers import attempt_delivery
 from services.notify.settings import NotifySettings
 from tests.integration.notify.receiver import Received, WebhookReceiver
 from tests.support import events as sample
@@ -413,6 +414,165 @@ async def test_claims_skip_locked_rows_and_a_crashed_attempt_is_abandoned_then_r
             assert log[0]["status"] == "delivered"
             assert [(a["attempt"], a["outcome"]) for a in log[0]["attempts"]] == [(1, "abandoned"), (2, "delivered")]
             assert len(receiver.received()) == 1
+
+
+# --- answers PostgreSQL cannot store as sent -----------------------------------------------
+
+NUL_ANSWER = b"ok\x00binary"
+
+
+async def test_an_answer_with_a_nul_byte_is_logged_and_the_webhook_sent_once(settings, redis):
+    app = create_app(settings)
+    with WebhookReceiver([200], payload=NUL_ANSWER) as receiver:
+        async with running(app) as client:
+            await subscribe(client, receiver.url, ["score.updated"])
+            await publish(redis, settings, sample.score_updated(region=REGION, version=1))
+
+            log = await wait_until(lambda: _with_status(client, "delivered"), timeout=10)
+            await asyncio.sleep(0.5)
+            assert len(receiver.received()) == 1
+            assert log[0]["attempt_count"] == 1 and log[0]["last_http_status"] == 200
+            assert [(a["attempt"], a["http_status"], a["outcome"], a["response_excerpt"]) for a in log[0]["attempts"]] == [
+                (1, 200, "delivered", "okbinary"),
+            ]
+
+
+async def _queue_one(app, client, redis, settings, url: str) -> None:
+    await subscribe(client, url, ["score.updated"])
+    event = sample.score_updated(region=REGION, version=1)
+    await publish(redis, settings, event)
+    await wait_until(lambda: handled(app, event))
+
+
+async def _run_rounds(app, settings, rounds: int) -> None:
+    """What the worker does, with leases that end at once (as if every attempt outlived
+    its lease) and a wait for the backoff between rounds; attempts not recorded are
+    logged and skipped, as the worker does."""
+    runtime = app.state.runtime
+    pool = runtime.pool
+    worker = DeliveryWorker(pool, settings, schema=runtime.schema)  # not started: its sender and policy
+    sender, policy = worker.sender, worker.policy
+    try:
+        for _ in range(rounds):
+            async with pool.acquire() as conn, conn.transaction():
+                claims = await store.claim_due(conn, limit=10, lease_s=0)
+            for claim in claims:
+                try:
+                    await attempt_delivery(pool, sender, claim, policy, now=time.time(), jitter=1.0)
+                except Exception:
+                    pass
+            await asyncio.sleep(settings.notify_backoff_max_s + 0.05)
+    finally:
+        await sender.aclose()
+
+
+@pytest.mark.parametrize("status, final", [(200, "delivered"), (500, "failed")])
+async def test_an_answer_with_a_nul_byte_is_never_sent_again_once_recorded(settings, redis, status, final):
+    """Before, recording such an attempt failed, the delivery stayed pending and its
+    lease brought it back: the webhook was POSTed again and again, past max_attempts."""
+    app = create_app(settings, deliver=False)
+    with WebhookReceiver([status], payload=NUL_ANSWER) as receiver:
+        async with running(app) as client:
+            await _queue_one(app, client, redis, settings, receiver.url)
+            await _run_rounds(app, settings, settings.notify_max_attempts + 2)
+
+            expected_posts = 1 if final == "delivered" else settings.notify_max_attempts
+            assert len(receiver.received()) == expected_posts
+            log = await deliveries(client)
+            assert log[0]["status"] == final and log[0]["attempt_count"] == expected_posts
+            assert {a["response_excerpt"] for a in log[0]["attempts"]} == {"okbinary"}
+
+
+async def test_an_attempt_not_storable_as_is_is_stored_without_the_answer(settings, redis, monkeypatch):
+    # As if the text cleaning missed something: the NUL reaches PostgreSQL, which refuses it.
+    as_is = lambda value, limit=None: value  # noqa: E731
+    monkeypatch.setattr(store, "pg_text", as_is)
+    monkeypatch.setattr(webhook_sender, "pg_text", as_is)
+    app = create_app(settings, deliver=False)
+    with WebhookReceiver([200], payload=NUL_ANSWER) as receiver:
+        async with running(app) as client:
+            await _queue_one(app, client, redis, settings, receiver.url)
+            runtime = app.state.runtime
+            worker = DeliveryWorker(runtime.pool, settings, schema=runtime.schema)
+            try:
+                assert await worker.deliver_due() == 1
+            finally:
+                await worker.stop()
+            log = await deliveries(client)
+            assert log[0]["status"] == "delivered" and log[0]["last_http_status"] == 200
+            assert [(a["http_status"], a["outcome"], a["response_excerpt"]) for a in log[0]["attempts"]] == [
+                (200, "delivered", None),
+            ]
+            assert len(receiver.received()) == 1
+
+
+# --- targets: public addresses only unless allowed -----------------------------------------
+
+NON_PUBLIC = {
+    "http://127.0.0.1:8080/hook": "loopback",
+    "http://10.0.0.1/hook": "private",
+    "http://[::1]:9000/hook": "loopback",
+    "http://169.254.169.254/latest/meta-data/": "link-local",
+    "http://localhost:8080/hook": "localhost",
+}
+
+
+async def test_subscriptions_to_non_public_targets_are_refused_unless_allowed():
+    refusing = notify_settings(notify_allow_private_targets=False)
+    allowing = notify_settings(notify_allow_private_targets=True)
+    try:
+        async with running(create_app(refusing, consume=False, deliver=False)) as client:
+            for url, reason in NON_PUBLIC.items():
+                body = {"url": url, "scope": {"region": REGION}, "kinds": ["score.updated"]}
+                response = await client.post("/v1/subscriptions", json=body, headers=ADMIN)
+                assert response.status_code == 422, (url, response.text)
+                assert response.json()["error"] == "invalid_request"
+                [problem] = response.json()["problems"]
+                assert problem["field"] == "body.url" and reason in problem["reason"], (url, problem)
+                assert "public addresses only" in problem["reason"]
+            assert (await client.get("/v1/subscriptions", headers=ADMIN)).json() == {"subscriptions": []}
+            public = {"url": "https://example.org/hook", "scope": {"region": REGION}, "kinds": ["score.updated"]}
+            assert (await client.post("/v1/subscriptions", json=public, headers=ADMIN)).status_code == 201
+        async with running(create_app(allowing, consume=False, deliver=False)) as client:
+            for url in NON_PUBLIC:
+                body = {"url": url, "scope": {"region": REGION}, "kinds": ["score.updated"]}
+                response = await client.post("/v1/subscriptions", json=body, headers=ADMIN)
+                assert response.status_code == 201, (url, response.text)
+    finally:
+        await cleanup(refusing)
+        await cleanup(allowing)
+
+
+async def test_an_attempt_to_a_non_public_address_is_refused_unsent_and_not_retried(settings, redis):
+    # Subscribed while allowed (or before the rule existed); the worker refuses to send.
+    app = create_app(settings.model_copy(update={"notify_allow_private_targets": True}), deliver=False)
+    with WebhookReceiver([200]) as receiver:
+        async with running(app) as client:
+            by_name = receiver.url.replace("127.0.0.1", "localhost")  # resolved at send time
+            for url in (receiver.url, by_name):
+                await subscribe(client, url, ["score.updated"])
+            event = sample.score_updated(region=REGION, version=1)
+            await publish(redis, settings, event)
+            await wait_until(lambda: handled(app, event))
+            runtime = app.state.runtime
+            refusing = settings.model_copy(update={"notify_allow_private_targets": False})
+            worker = DeliveryWorker(runtime.pool, refusing, schema=runtime.schema)
+            try:
+                assert await worker.deliver_due() == 2
+                await asyncio.sleep(settings.notify_backoff_max_s + 0.05)
+                assert await worker.deliver_due() == 0  # failed at once: no retry
+            finally:
+                await worker.stop()
+            log = await deliveries(client)
+            assert [d["status"] for d in log] == ["failed", "failed"]
+            for entry in log:
+                [attempt] = entry["attempts"]
+                assert attempt["outcome"] == "failed" and attempt["http_status"] is None
+                assert attempt["response_excerpt"] is None
+                assert attempt["error"].startswith("refused: ") and "loopback" in attempt["error"]
+                assert entry["last_error"] == attempt["error"]
+            assert any("localhost resolves to" in entry["attempts"][0]["error"] for entry in log)
+            assert receiver.received() == []
 
 
 async def _received(receiver: WebhookReceiver, n: int) -> list[Received] | None:

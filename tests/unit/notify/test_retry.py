@@ -51,3 +51,9 @@ def test_describe_names_the_failure():
     assert AttemptResult(200).describe() is None
     assert AttemptResult(502).describe() == "receiver answered HTTP 502"
     assert AttemptResult(None, "timed out after 5s").describe() == "timed out after 5s"
+
+
+def test_a_permanent_failure_is_failed_at_the_first_attempt():
+    refused = AttemptResult(None, "refused: 10.0.0.1 is not a public address (private)", permanent=True)
+    assert outcome_of(refused, 1, 8) == "failed"
+    assert outcome_of(AttemptResult(None, "ConnectError: refused"), 1, 8) == "retry"
