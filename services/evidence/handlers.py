@@ -19,7 +19,7 @@ from fastapi import HTTPException
 from minio.error import MinioException
 from starlette.requests import ClientDisconnect
 
-from services.common.auth import Principal, forbidden, require_role
+from services.common.auth import Principal, forbidden
 from services.common.data.regions import load_regions
 from services.common.events import (
     Envelope,
@@ -144,7 +144,12 @@ def check_declared_length(runtime: ServiceRuntime, content_length: str | None) -
     """Refuse at once an upload that announces more bytes than the cap (the cap is enforced
     on the bytes received in any case)."""
     limit = settings_of(runtime).evidence_max_upload_bytes
-    if content_length is not None and content_length.strip().isdigit() and int(content_length) > limit:
+    declared = (content_length or "").strip()
+    if not (declared.isascii() and declared.isdigit()):
+        return  # absent or malformed ("²", "-1", "1e9"): the cap still applies to the bytes received
+    digits = declared.lstrip("0") or "0"
+    # Compare lengths first: int() refuses strings of thousands of digits (ValueError).
+    if len(digits) > len(str(limit)) or int(digits) > limit:
         raise too_large(limit)
 
 
@@ -299,10 +304,10 @@ async def visible_evidence(runtime: ServiceRuntime, principal: Principal, eviden
     caller's region or agency is "not found"; a viewer of the region is refused."""
     async with runtime.pool.acquire() as conn:
         record = await evidence_store.evidence(conn, evidence_id)
-        if record is None or not rules.may_see(principal, record.region, record.agency_id):
-            if record is not None and principal.role == "viewer" and principal.in_region(record.region):
-                raise forbidden("viewers read scores, not evidence documents")
+        if record is None or rules.hides_evidence(principal, record.region, record.agency_id):
             raise not_found(f"evidence {evidence_id}")
+        if not rules.may_see(principal, record.region, record.agency_id):
+            raise forbidden("viewers read scores, not evidence documents")
         history = await evidence_store.decisions(conn, evidence_id)
     return record, history
 
@@ -370,19 +375,34 @@ async def list_visible(
 # --- verification ----------------------------------------------------------------------------------
 
 
+def check_may_decide(principal: Principal, record: EvidenceRecord | None, evidence_id: str) -> EvidenceRecord:
+    """The item, if `principal` may decide on it. Whoever may not know that it exists (outside
+    its region, or its agency, as for reading) gets "not found", as for an id that does not
+    exist, so a refusal never confirms an id; the region's others who are not verifiers, 403."""
+    if record is None or rules.hides_evidence(principal, record.region, record.agency_id):
+        raise not_found(f"evidence {evidence_id}")
+    if not principal.can_verify(record.region):
+        raise forbidden(f"role {principal.role} may not decide on evidence (only a verifier of {record.region})")
+    return record
+
+
+async def authorize_decision(runtime: ServiceRuntime, principal: Principal, evidence_id: str) -> None:
+    """Refuse a caller who may not decide on the item before its request body is read
+    (`decide` checks again, under the row lock)."""
+    async with runtime.pool.acquire() as conn:
+        check_may_decide(principal, await evidence_store.evidence(conn, evidence_id), evidence_id)
+
+
 async def decide(
     runtime: ServiceRuntime, principal: Principal, evidence_id: str, decision: Decision, reason: str | None
 ) -> tuple[EvidenceRecord, bool]:
     """A verifier of the item's region accepts or rejects it (with a reason); a changed
     decision is a new version. Returns the item and whether it changed (repeating the
     current decision changes nothing and publishes nothing)."""
-    require_role(principal, "verifier")
     async with runtime.pool.acquire() as conn, conn.transaction():
-        record = await evidence_store.evidence(conn, evidence_id, for_update=True)
-        if record is None:
-            raise not_found(f"evidence {evidence_id}")
-        if not principal.can_verify(record.region):
-            raise forbidden(f"a verifier of {principal.region} may not decide on evidence of {record.region}")
+        record = check_may_decide(
+            principal, await evidence_store.evidence(conn, evidence_id, for_update=True), evidence_id
+        )
         try:
             verdict = rules.decide(record.state, record.reason, decision, reason)
         except RuleViolation as violation:

@@ -157,9 +157,15 @@ def check_link(link: str, target: Target) -> str:
         raise RuleViolation("body.link", f"longer than {MAX_LINK_LENGTH} characters")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in link):
         raise RuleViolation("body.link", "must not contain spaces or control characters")
-    parts = urlsplit(link)
+    try:
+        parts = urlsplit(link)  # raises on a malformed IPv6 host ("https://[::1/") and the like
+        port = parts.port  # raises on a port that is not a number or is out of range
+    except ValueError as exc:
+        raise RuleViolation("body.link", f"not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise RuleViolation("body.link", "must be an absolute http:// or https:// URL")
+    if port == 0:
+        raise RuleViolation("body.link", "not a valid URL (port must be 1-65535)")
     if parts.username is not None or parts.password is not None:
         raise RuleViolation("body.link", "must not carry a user name or password")
     return link
@@ -183,6 +189,15 @@ def may_see(principal: Principal, region: str, agency_id: str | None) -> bool:
     if principal.role in ("region_admin", "verifier"):
         return True
     return principal.role == "operator" and agency_id is not None and principal.agency == agency_id
+
+
+def hides_evidence(principal: Principal, region: str, agency_id: str | None) -> bool:
+    """Whether `principal` must not learn that an item of `region` (and `agency_id`) exists,
+    on any endpoint: it is then "not found", exactly like an id that does not exist. Whoever
+    may see the item knows it exists; so does a viewer of its region, who is refused (403)."""
+    if may_see(principal, region, agency_id):
+        return False
+    return not (principal.role == "viewer" and principal.in_region(region))
 
 
 # --- verification --------------------------------------------------------------------------

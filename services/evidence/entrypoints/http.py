@@ -6,7 +6,7 @@
          Content-Type: application/json, {"link": "https://..."} where the indicator accepts links
     GET  /v1/evidence/{id}                            owner, the region's admins and verifiers
     GET  /v1/evidence?cycle=&innovation= | &region=   what the caller may see
-    POST /v1/evidence/{id}/decision                   verifier of the region
+    POST /v1/evidence/{id}/decision                   verifier of the region (outside it: 404)
          body: {"decision": "accepted" | "rejected", "reason": "..."}
 """
 
@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
-from services.common.auth import CurrentPrincipal, require_role
+from services.common.auth import CurrentPrincipal
 from services.common.service import ApiError, Problem, ServiceRuntime, invalid, runtime_of
 from services.evidence import handlers
 from services.evidence.adapters.evidence_store import EvidenceRecord
@@ -71,7 +71,9 @@ def item_json(record: EvidenceRecord) -> dict[str, Any]:
 
 
 async def read_small_json(request: Request) -> Any:
-    """A JSON body of at most MAX_JSON_BODY bytes (413 beyond), parsed (422 if not JSON)."""
+    """A JSON body of at most MAX_JSON_BODY bytes (413 beyond), parsed (422 naming `body` if
+    it is not JSON, or JSON that cannot be read: nested too deeply, a number of thousands of
+    digits)."""
     received = bytearray()
     try:
         async for chunk in request.stream():
@@ -82,8 +84,15 @@ async def read_small_json(request: Request) -> Any:
         raise ApiError(400, "client_disconnected", reason="the request was interrupted") from None
     try:
         return json.loads(received)
+    except RecursionError:
+        # `[[[[...` a few thousand levels deep: the parser recurses once per level.
+        raise invalid("body", "not valid JSON: nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise invalid("body", f"not valid JSON: {exc}") from None
+    except ValueError as exc:
+        # What else the parser raises: an integer of more digits than Python converts.
+        reason = "a number has too many digits" if "integer string conversion" in str(exc) else str(exc)
+        raise invalid("body", f"not valid JSON: {reason}") from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -199,8 +208,10 @@ async def decide_evidence(
     evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, runtime: Runtime, response: Response
 ) -> dict[str, Any]:
     """Accept or reject the item (a reason is required to reject). A changed decision is a
-    new version, published as evidence.accepted / evidence.rejected."""
-    require_role(principal, "verifier")
+    new version, published as evidence.accepted / evidence.rejected. An item outside the
+    caller's region (or, as for reading, agency) is "not found"; the region's non-verifiers
+    are refused (403)."""
+    await handlers.authorize_decision(runtime, principal, evidence_id)
     if media_type_of(request.headers.get("content-type")) not in ("application/json", ""):
         raise invalid("header.content-type", "send the decision as application/json", status=415)
     body = body_model(DecisionBody, await read_small_json(request))

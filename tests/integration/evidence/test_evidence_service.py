@@ -283,6 +283,33 @@ async def test_bad_decisions_are_refused_naming_the_field_and_change_nothing(ser
     assert (await service.client.get(f"/v1/evidence/{evidence_id}", headers=token("verifier"))).json()["state"] == "pending"
 
 
+async def test_json_the_parser_cannot_read_is_refused_on_both_endpoints(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    evidence_id = (await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")).json()["id"]
+    await service.events_of(evidence_id, 1)
+    before = await service.footprint()
+    json_type = {"Content-Type": "application/json"}
+    bodies = [
+        (b"[" * 10_000, "nested too deeply"),  # RecursionError in json.loads
+        (b'{"link": ' * 1_500, "nested too deeply"),
+        (b'{"decision": "accepted", "reason": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "nested too deeply"),
+        (b"1" * 5_000, "too many digits"),  # int() refuses more than 4300 digits: ValueError
+        (b'{"link": ' + b"9" * 5_000 + b"}", "too many digits"),
+        (b"\xff\xfe{\x00", "JSON"),
+    ]
+    for body, words in bodies:
+        link = await upload(service, body, headers=operator(), content_type="application/json",
+                            innovation=innovation, indicator="sid-35")
+        decision = await service.client.post(
+            f"/v1/evidence/{evidence_id}/decision", content=body, headers={**token("verifier"), **json_type}
+        )
+        for response in (link, decision):
+            assert response.status_code == 422, (body[:40], response.text)
+            assert response.json()["problems"][0]["field"] == "body", (body[:40], response.text)
+            assert words in response.json()["problems"][0]["reason"], (body[:40], response.text)
+    assert await service.footprint() == before
+
+
 # --------------------------------------------------------------------------- bad uploads
 
 
@@ -315,6 +342,14 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(serv
          422, "body.link", "pdf"),
         ("a link that is not http(s)", {"body": b'{"link": "javascript:alert(1)"}', "content_type": "application/json",
                                         "indicator": "sid-35", **sid}, 422, "body.link", "http"),
+        ("a link with a broken IPv6 host", {"body": b'{"link": "https://[::1/"}', "content_type": "application/json",
+                                            "indicator": "sid-35", **sid}, 422, "body.link", "not a valid URL"),
+        ("a link with a port out of range", {"body": b'{"link": "https://example.org:99999/v"}',
+                                             "content_type": "application/json", "indicator": "sid-35", **sid},
+         422, "body.link", "not a valid URL"),
+        ("a link with a port that is no number", {"body": b'{"link": "https://example.org:x/v"}',
+                                                  "content_type": "application/json", "indicator": "sid-35", **sid},
+         422, "body.link", "not a valid URL"),
         ("a link body that is not JSON", {"body": b"https://youtu.be/x", "content_type": "application/json",
                                           "indicator": "sid-35", **sid}, 422, "body", "JSON"),
         ("a link body without link", {"body": b'{"url": "https://youtu.be/x"}', "content_type": "application/json",
@@ -349,6 +384,29 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(service:
     refused = await service.client.send(request)
     assert refused.status_code == 413 and problem_fields(refused) == ["body"]
     assert await service.footprint() == before
+
+
+async def test_a_malformed_declared_length_is_ignored_and_a_huge_one_refused(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    params = {"cycle": 2026, "innovation": innovation, "indicator": "sid-16"}
+
+    async def send(content_length: bytes) -> httpx.Response:
+        # Raw header bytes (httpx would refuse to encode "²" itself); an HTTP server in front
+        # may refuse such a header, but the service must not fail on it either way.
+        request = service.client.build_request("POST", "/v1/evidence", params=params, content=PDF, headers=operator())
+        request.headers["Content-Length"] = content_length.decode("latin-1")
+        return await service.client.send(request)
+
+    before = await service.footprint()
+    for huge in (b"9" * 5_000, b"0" * 5_000 + str(CAP + 1).encode()):  # int() refuses over 4300 digits
+        refused = await send(huge)
+        assert refused.status_code == 413 and problem_fields(refused) == ["body"], refused.text
+    assert await service.footprint() == before
+    for odd in (b"\xb2", b"\xb9\xb2", b"-1", b"1e9", b"0" * 5_000 + str(len(PDF)).encode()):
+        # "²".isdigit() is true but int("²") raises; the cap still holds on the bytes received.
+        accepted = await send(odd)
+        assert accepted.status_code == 201, (odd[:10], accepted.text)
+        assert accepted.json()["size"] == len(PDF)
 
 
 async def test_a_failed_database_write_removes_the_stored_object(service: Service) -> None:
@@ -401,12 +459,32 @@ async def test_tenants_stay_apart(service: Service) -> None:
     other_admin = token("region_admin", OTHER_REGION)
     assert (await upload(service, PDF, headers=other_admin, region=REGION, indicator="spd-01")).status_code == 403
 
-    # Deciding: only a verifier of the item's region.
+    # Deciding: only a verifier of the item's region. Anyone outside the region (and, as for
+    # reading, another agency's operator) is told "not found", word for word as for an id that
+    # does not exist, so a refusal never confirms that an id exists.
     decision = {"json": {"decision": "accepted"}}
-    assert await status("POST", f"/v1/evidence/{mine}/decision", token("verifier", OTHER_REGION), **decision) == 403
+
+    async def refusal(url: str, headers: dict[str, str], **kw: Any) -> tuple[int, Any]:
+        response = await service.client.post(url, headers=headers, **kw)
+        return response.status_code, response.json()
+
+    strangers = [token(role, OTHER_REGION) for role in ("verifier", "region_admin", "viewer")]
+    strangers += [operator("dinkes", OTHER_REGION), operator("disdik")]
+    for headers in strangers:
+        for item in (mine, spd):
+            code, body = await refusal(f"/v1/evidence/{item}/decision", headers, **decision)
+            _, absent = await refusal(f"/v1/evidence/{item[:-1]}x/decision", headers, **decision)
+            assert code == 404 and body == {**absent, "reason": f"evidence {item} not found"}, body
+            assert await status("GET", f"/v1/evidence/{item}", headers) == 404
+        # An outsider's malformed body still learns nothing: the item is not found first.
+        code, _ = await refusal(f"/v1/evidence/{mine}/decision", headers, content=b"[" * 10_000)
+        assert code == 404
     for headers in (operator(), token("region_admin"), token("viewer")):
         assert await status("POST", f"/v1/evidence/{mine}/decision", headers, **decision) == 403
+    assert await status("POST", f"/v1/evidence/{spd}/decision", token("region_admin"), **decision) == 403
+    assert await status("POST", f"/v1/evidence/{spd}/decision", operator(), **decision) == 404
     assert (await service.client.get(f"/v1/evidence/{mine}", headers=operator())).json()["version"] == 1
+    assert (await service.client.get(f"/v1/evidence/{spd}", headers=token("region_admin"))).json()["version"] == 1
 
     # Listing: what the caller may see, never more.
     def ids(response: httpx.Response) -> set[str]:

@@ -15,6 +15,7 @@ from services.evidence.domain.rules import (
     check_declared_type,
     check_link,
     decide,
+    hides_evidence,
     may_see,
     may_upload,
     resolve_target,
@@ -100,6 +101,29 @@ def test_bad_links_are_refused(link, target, words) -> None:
     assert error.field == "body.link" and words in error.reason
 
 
+@pytest.mark.parametrize(
+    ("link", "words"),
+    [
+        ("https://[::1/", "Invalid IPv6 URL"),  # urlsplit raises ValueError
+        ("https://::1]/", "Invalid IPv6 URL"),
+        ("https://exa\u2100mple.org/", "NFKC"),  # a host that normalises to another one
+        ("https://example.org:99999/", "out of range"),  # .port raises ValueError
+        ("https://example.org:x/", "Port"),
+        ("https://example.org:+1/", "Port"),
+        ("https://example.org:\u0661/", "Port"),  # an Arabic-Indic digit
+        ("https://example.org:0/", "1-65535"),
+    ],
+)
+def test_malformed_urls_are_refused_not_raised(link, words) -> None:
+    error = violation(check_link, link, VIDEO)
+    assert error.field == "body.link" and "not a valid URL" in error.reason and words in error.reason
+
+
+def test_links_with_ports_and_ipv6_hosts_are_taken() -> None:
+    for link in ("https://example.org:8443/v.mp4", "http://[2001:db8::1]:8080/v.mp4", "https://example.org:/v"):
+        assert check_link(link, VIDEO) == link
+
+
 @pytest.mark.parametrize("declared", [None, "", "application/octet-stream", "application/x-www-form-urlencoded",
                                       "application/pdf", "APPLICATION/PDF; charset=binary"])
 def test_a_generic_or_matching_declared_type_is_fine(declared) -> None:
@@ -146,6 +170,28 @@ def test_only_the_agencys_operator_uploads_sid_evidence_and_only_the_region_admi
 )
 def test_who_sees_evidence(who, agency, visible) -> None:
     assert may_see(who, "62.10", agency) is visible
+
+
+@pytest.mark.parametrize(
+    ("who", "agency", "hidden"),
+    [
+        # Whoever may see the item knows it exists.
+        (principal("operator", agency="dinkes"), "dinkes", False),
+        (principal("region_admin"), "dinkes", False),
+        (principal("verifier"), "dinkes", False),
+        (principal("viewer"), "dinkes", False),  # refused (403), but of the item's region
+        # Everyone outside the item's region, whatever the role, and another agency's operator.
+        (principal("verifier", "62.11"), "dinkes", True),
+        (principal("region_admin", "62.11"), "dinkes", True),
+        (principal("region_admin", "62.11"), None, True),
+        (principal("viewer", "62.11"), "dinkes", True),
+        (principal("operator", "62.11", "dinkes"), "dinkes", True),
+        (principal("operator", agency="disdik"), "dinkes", True),
+        (principal("operator", agency="dinkes"), None, True),
+    ],
+)
+def test_who_may_not_learn_that_evidence_exists(who, agency, hidden) -> None:
+    assert hides_evidence(who, "62.10", agency) is hidden
 
 
 # --- decisions ------------------------------------------------------------------------------------------
