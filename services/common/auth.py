@@ -6,6 +6,7 @@ tenancy rules live in one place.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
@@ -13,11 +14,17 @@ from typing import Annotated, Literal, get_args
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 
+from services.common.data.regions import load_regions
+
 Role = Literal["operator", "region_admin", "verifier", "viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHM = "HS256"
 ISSUER = "inovasi"
 DEFAULT_TTL_S = 12 * 3600  # a working day; tokens are re-issued, never long-lived
+MAX_TTL_S = 31 * 24 * 3600  # a token valid longer than this is refused, however it was signed
+AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an agency's id (slug) in intake
+_AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
+_SUBJECT = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII: logged and stored as is
 
 
 class TokenError(ValueError):
@@ -66,6 +73,12 @@ def issue_token(
         raise TokenError(f"role must be one of {', '.join(ROLES)}")
     if role == "operator" and not agency:
         raise TokenError("an operator token needs an agency")
+    if region not in load_regions():
+        raise TokenError(f"region {region!r} is not a Kemendagri region code (e.g. 62.10)")
+    if agency is not None and not _AGENCY_ID.match(agency):
+        raise TokenError(f"agency {agency!r} is not an agency id (lowercase letters, digits, - and _)")
+    if not 0 < ttl_s <= MAX_TTL_S:
+        raise TokenError(f"ttl must be between 1 second and {MAX_TTL_S // 86400} days")
     issued = int(now if now is not None else time.time())
     claims = {
         "iss": ISSUER,
@@ -96,10 +109,16 @@ def verify_token(secret: str, token: str) -> Principal:
     role, region, agency = claims.get("role"), claims.get("region"), claims.get("agency")
     if role not in ROLES:
         raise TokenError("invalid token: unknown role")
-    if not isinstance(region, str) or not region:
-        raise TokenError("invalid token: no region")
+    if not isinstance(region, str) or region not in load_regions():
+        raise TokenError("invalid token: no known region")
     if role == "operator" and not isinstance(agency, str):
         raise TokenError("invalid token: an operator token needs an agency")
+    if agency is not None and (not isinstance(agency, str) or not _AGENCY_ID.match(agency)):
+        raise TokenError("invalid token: malformed agency")
+    if not isinstance(claims["sub"], str) or not _SUBJECT.match(claims["sub"]):
+        raise TokenError("invalid token: malformed subject")
+    if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int) or claims["exp"] - claims["iat"] > MAX_TTL_S:
+        raise TokenError(f"invalid token: valid for longer than {MAX_TTL_S // 86400} days")
     return Principal(subject=str(claims["sub"]), role=role, region=region, agency=agency)
 
 

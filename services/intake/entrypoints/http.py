@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from services.common.auth import CurrentPrincipal, Principal, Role, require_role
 from services.common.service import ApiError, Problem, ServiceRuntime, runtime_of
 from services.intake import handlers
-from services.intake.entrypoints.schemas import AGENCY_ID_PATTERN, AgencyBody, LevelBody, ProfileBody
+from services.common.auth import AGENCY_ID_PATTERN
+from services.intake.entrypoints.schemas import AgencyBody, LevelBody, ProfileBody
 
 router = APIRouter(prefix="/v1", tags=["intake"])
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from services.common.auth import AGENCY_ID_PATTERN
 from services.intake.domain import profile as rules
 from services.intake.domain.profile import Profile
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 def _iso_date(value: Any) -> Any:

@@ -10,8 +10,9 @@ says so and how many more innovations of a given maturity would.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
@@ -35,6 +36,9 @@ MAX_EXTRA_INNOVATIONS = 2000
 TEXT_ACTIONS = 25  # the text report lists this many; JSON lists all
 
 
+_PLAIN_NUMBER = re.compile(r"[0-9]{1,3}(\.[0-9]{1,2})?")  # ASCII digits only: no "1_0", no "٣٠"
+
+
 class TargetError(ValueError):
     """A target that is neither a category of the methodology nor an IID from 0 to 100."""
 
@@ -45,11 +49,11 @@ def parse_target(text: str, compiled: CompiledMethodology) -> tuple[int, str]:
     for category in compiled.methodology.categories:
         if wanted in (category.id, category.label.lower().replace(" ", "_")):
             return int(category.min * 100), category.id
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
+    number = text.strip()
+    if not _PLAIN_NUMBER.fullmatch(number):
         ids = ", ".join(c.id for c in compiled.methodology.categories)
-        raise TargetError(f"target {text!r} is neither a category ({ids}) nor an IID") from None
+        raise TargetError(f"target {text!r} is neither a category ({ids}) nor an IID such as 45.5")
+    value = Decimal(number)
     if not value.is_finite() or not (0 <= value <= 100):
         raise TargetError(f"target IID {text!r} must be between 0 and 100")
     hundredths = int((value * 100).to_integral_value(rounding="ROUND_CEILING"))

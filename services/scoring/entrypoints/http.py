@@ -11,13 +11,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from redis.exceptions import RedisError
 
 from services.common.auth import CurrentPrincipal, Principal, forbidden
 from services.common.bus import read_events, stream_position
 from services.common.data.regions import RegionInfo, load_regions
 from services.common.events import SCORING_EVENTS
 from services.common.methodology.catalogue import CatalogueError, methodology_for_cycle
-from services.common.service import ServiceRuntime, invalid, not_found, runtime_of
+from services.common.service import ApiError, ServiceRuntime, invalid, not_found, runtime_of
 from services.scoring.adapters import state_store
 from services.scoring.domain.engine import FIGURES, Figure, Region, compile_methodology, score_region
 from services.scoring.domain.explain import explain_region
@@ -30,6 +31,14 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
 RegionType = Literal["provinsi", "kabupaten", "kota"]
 SSE_BLOCK_MS = 5_000  # below the Redis client's socket timeout; a keep-alive is sent after each
+
+
+MAX_STREAM_ID_PART = 2**64 - 1
+
+
+def _valid_stream_id(entry_id: str) -> bool:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds) <= MAX_STREAM_ID_PART and int(sequence) <= MAX_STREAM_ID_PART
 
 
 def _cycle(year: int) -> str:
@@ -171,7 +180,9 @@ async def rankings(
     """Every region of a type (those not yet scored at 0), ranked on a figure's IID."""
     _cycle(year)
     if province is not None and province not in load_regions():
-        raise invalid("query.province", f"unknown province {province!r}", status=422)
+        raise invalid("query.province", f"unknown province {province!r}")
+    if province is not None and type == "provinsi":
+        raise invalid("query.province", "a provinsi is ranked only nationally; drop province or choose kabupaten or kota")
     members = [
         r for r in load_regions().values()
         if r.type == type and (province is None or (r.province_code == province and type != "provinsi"))
@@ -217,8 +228,13 @@ async def score_stream(
         _region(region)
     if province is not None and province not in load_regions():
         raise invalid("query.province", f"unknown province {province!r}")
+    if last_event_id is not None and not _valid_stream_id(last_event_id):
+        raise invalid("header.Last-Event-ID", "not a stream entry id this feed sent (each part at most 2**64 - 1)")
     key = runtime.settings.stream(SCORING_EVENTS)
-    start = last_event_id or await stream_position(runtime.redis, key)
+    try:
+        start = last_event_id or await stream_position(runtime.redis, key)
+    except RedisError:
+        raise ApiError(503, "unavailable", reason="the event stream is unreachable; retry shortly") from None
     regions = load_regions()
 
     def wanted(code: str) -> bool:
@@ -235,7 +251,7 @@ async def score_stream(
         while not await request.is_disconnected():
             try:
                 position, batch = await read_events(runtime.redis, key, position, block_ms=SSE_BLOCK_MS)
-            except (ConnectionError, OSError, asyncio.TimeoutError):
+            except (RedisError, OSError, asyncio.TimeoutError):
                 await asyncio.sleep(1)  # Redis unavailable: keep the client, try again
                 yield ": waiting for the event stream\n\n"
                 continue

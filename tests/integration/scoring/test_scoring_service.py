@@ -162,3 +162,8 @@ async def test_bad_requests_are_4xx_naming_the_problem(settings):
         assert gap.status_code == 422 and gap.json()["problems"][0]["field"] == "query.target"
         unauth = await client.get(f"/v1/cycles/2026/regions/{REGION}/score")
         assert unauth.status_code == 401
+        provinsi = await client.get("/v1/cycles/2026/rankings?type=provinsi&province=62", headers=token("viewer"))
+        assert provinsi.status_code == 422 and provinsi.json()["problems"][0]["field"] == "query.province"
+        for garbage in ("18446744073709551616-0", "1-99999999999999999999", "abc"):
+            sse = await client.get("/v1/cycles/2026/stream", headers={**token("viewer"), "Last-Event-ID": garbage})
+            assert sse.status_code == 422 and "Last-Event-ID" in sse.text.replace("last-event-id", "Last-Event-ID")

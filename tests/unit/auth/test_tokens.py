@@ -1,5 +1,6 @@
 import subprocess
 import sys
+import time
 
 import jwt
 import pytest
@@ -14,6 +15,13 @@ def test_round_trip_carries_role_region_agency():
     assert verify_token(SECRET, token) == Principal("operator:62.10:dinkes", "operator", "62.10", "dinkes")
 
 
+def _signed(**claims) -> str:
+    now = int(time.time())
+    base = {"iss": "inovasi", "sub": "x", "iat": now - 10, "exp": now + 3600, "role": "viewer", "region": "62"}
+    base.update(claims)
+    return jwt.encode(base, SECRET, algorithm="HS256")
+
+
 @pytest.mark.parametrize(
     ("token_factory", "reason"),
     [
@@ -23,11 +31,25 @@ def test_round_trip_carries_role_region_agency():
         (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "god", "region": "62"}, SECRET, algorithm="HS256"), "unknown role"),
         (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "operator", "region": "62"}, SECRET, algorithm="HS256"), "needs an agency"),
         (lambda: jwt.encode({"iss": "inovasi", "sub": "x", "iat": 1, "exp": 4_000_000_000, "role": "viewer", "region": "62"}, SECRET, algorithm="HS512"), "invalid token"),
+        (lambda: _signed(region="99.99"), "no known region"),
+        (lambda: _signed(role="operator", agency="Dinas\x00Kesehatan"), "malformed agency"),
+        (lambda: _signed(sub="viewer\ud800"), "malformed subject"),
+        (lambda: _signed(exp=10**30), "valid for longer than 31 days"),
     ],
 )
 def test_bad_tokens_are_refused_with_a_reason(token_factory, reason):
     with pytest.raises(TokenError, match=reason):
         verify_token(SECRET, token_factory())
+
+
+def test_issue_refuses_what_verify_would_refuse():
+    for kwargs, reason in (
+        ({"region": "99.99"}, "not a Kemendagri region"),
+        ({"region": "62.10", "agency": "Dinas Kesehatan"}, "not an agency id"),
+        ({"region": "62.10", "ttl_s": 10**9}, "ttl must be"),
+    ):
+        with pytest.raises(TokenError, match=reason):
+            issue_token(SECRET, "viewer", **kwargs)
 
 
 def test_tenancy_rules():

@@ -101,3 +101,6 @@ def test_target_parsing():
         parse_target("excellent", COMPILED)
     with pytest.raises(TargetError):
         parse_target("120", COMPILED)
+    for odd in ("1_0", "٣٠", "1e1", "nan", "-5"):
+        with pytest.raises(TargetError):
+            parse_target(odd, COMPILED)
