@@ -12,9 +12,12 @@ each file exactly once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 from types import ModuleType
@@ -172,3 +175,46 @@ async def migrate(dsn: str, schema: str, package: str | ModuleType | None) -> li
         return done
     finally:
         await conn.close()
+
+
+# --- wake-up hints -----------------------------------------------------------------------
+
+
+class WakeupListener:
+    """LISTEN on `channel` that sets `wakeup` on every NOTIFY. Only a hint: whoever waits
+    on `wakeup` also polls, since NOTIFY is lost while nobody listens. LISTEN needs a
+    dedicated connection (a pooled one is UNLISTENed on release); after it drops, `ensure()`
+    reconnects, at most every 5 seconds."""
+
+    RETRY_S = 5.0
+
+    def __init__(self, dsn: str | None, channel: str, wakeup: asyncio.Event, *, owner: str) -> None:
+        self.dsn = dsn  # None: polling only
+        self.channel = channel
+        self.wakeup = wakeup
+        self.owner = owner  # for the log line
+        self._conn: asyncpg.Connection | None = None
+        self._tried_at = float("-inf")
+
+    async def ensure(self) -> None:
+        if self.dsn is None or (self._conn is not None and not self._conn.is_closed()):
+            return
+        if time.monotonic() - self._tried_at < self.RETRY_S:
+            return
+        self._tried_at = time.monotonic()
+        try:
+            conn = await asyncpg.connect(self.dsn)
+            await conn.add_listener(self.channel, lambda *_: self.wakeup.set())
+            conn.add_termination_listener(lambda _conn: self._forget())
+            self._conn = conn
+        except Exception as exc:  # polling still works without it
+            log.info(f"{self.owner}: LISTEN unavailable, polling", error=repr(exc))
+
+    def _forget(self) -> None:
+        self._conn = None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+            self._conn = None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from .db import check_schema_name
+from .db import WakeupListener, check_schema_name
 from .events import STREAMS, Envelope, entry_fields, stream_of
 from .logging import get_logger
 from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
@@ -86,8 +86,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._listener_tried_at = float("-inf")
+        self._listener = WakeupListener(dsn, self.channel, self._wakeup, owner="outbox relay")
         self._purged_at = float("-inf")
 
     @classmethod
@@ -179,7 +178,7 @@ class OutboxRelay:
         try:
             while not self._stopping:
                 self._wakeup.clear()  # a NOTIFY during the batch triggers another round
-                await self._ensure_listener()
+                await self._listener.ensure()
                 try:
                     published = await self.publish_batch()
                     if published < self.batch_size:
@@ -200,7 +199,7 @@ class OutboxRelay:
                 if published < self.batch_size:  # drained: wait for a hint or the poll
                     await self._sleep(self.poll_interval, wake_early=True)
         finally:
-            await self._close_listener()
+            await self._listener.close()
 
     async def _housekeeping(self) -> None:
         await self.backlog()
@@ -221,30 +220,6 @@ class OutboxRelay:
             if wake_early or self._stopping:
                 return
             self._wakeup.clear()
-
-    async def _ensure_listener(self) -> None:
-        # LISTEN needs a dedicated connection: a pooled one is UNLISTENed on release.
-        if self.dsn is None or (self._listener is not None and not self._listener.is_closed()):
-            return
-        if time.monotonic() - self._listener_tried_at < 5.0:
-            return
-        self._listener_tried_at = time.monotonic()
-        try:
-            conn = await asyncpg.connect(self.dsn)
-            await conn.add_listener(self.channel, lambda *_: self._wakeup.set())
-            conn.add_termination_listener(lambda _conn: self._forget_listener())
-            self._listener = conn
-        except Exception as exc:  # polling still works without it
-            log.info("outbox relay: LISTEN unavailable, polling", error=repr(exc))
-
-    def _forget_listener(self) -> None:
-        self._listener = None
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
 
 
 def _text(value: bytes | str) -> str:

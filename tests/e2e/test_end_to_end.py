@@ -5,7 +5,6 @@ and evidence."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest

@@ -12,7 +12,7 @@ import pytest
 
 from services.platform import create_platform_app
 from tests.support.infra import RedisServer, wait_until
-from tests.support.journeys import CYCLE, Journey
+from tests.support.journeys import Journey
 from tests.support.platform import cleanup, isolated_settings
 from tests.support.s3 import moto_s3_server
 from tests.support.servers import serve

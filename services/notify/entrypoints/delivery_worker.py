@@ -16,6 +16,7 @@ import time
 
 import asyncpg
 
+from services.common.db import WakeupListener
 from services.common.logging import get_logger
 from services.common.service import ServiceRuntime
 from services.notify.adapters import store
@@ -52,8 +53,7 @@ class DeliveryWorker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
-        self._listener_tried_at = float("-inf")
+        self._listener = WakeupListener(settings.database_url, self.channel, self._wakeup, owner="delivery worker")
 
     # --- one round ----------------------------------------------------------------------
 
@@ -108,7 +108,7 @@ class DeliveryWorker:
         try:
             while not self._stopping:
                 self._wakeup.clear()
-                await self._ensure_listener()
+                await self._listener.ensure()
                 try:
                     attempted = await self.deliver_due()
                     if attempted >= self.settings.notify_delivery_batch_size:
@@ -127,35 +127,11 @@ class DeliveryWorker:
                 if wait > 0:
                     await self._sleep(wait)
         finally:
-            await self._close_listener()
+            await self._listener.close()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), seconds)
-
-    async def _ensure_listener(self) -> None:
-        # LISTEN needs a dedicated connection: a pooled one is UNLISTENed on release.
-        if self._listener is not None and not self._listener.is_closed():
-            return
-        if time.monotonic() - self._listener_tried_at < 5.0:
-            return
-        self._listener_tried_at = time.monotonic()
-        try:
-            conn = await asyncpg.connect(self.settings.database_url)
-            await conn.add_listener(self.channel, lambda *_: self._wakeup.set())
-            conn.add_termination_listener(lambda _conn: self._forget_listener())
-            self._listener = conn
-        except Exception as exc:  # polling still works without it
-            log.info("delivery worker: LISTEN unavailable, polling", error=repr(exc))
-
-    def _forget_listener(self) -> None:
-        self._listener = None
-
-    async def _close_listener(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
-            self._listener = None
 
 
 async def start_worker(runtime: ServiceRuntime) -> None:

@@ -12,7 +12,6 @@ from .builders import (
     dataset,
     innovation,
     maturity_70,
-    spd_40,
     worked_example_1,
     worked_example_2,
 )
