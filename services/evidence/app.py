@@ -27,6 +27,7 @@ def object_store_settings(settings: EvidenceSettings) -> ObjectStoreSettings:
         region=settings.s3_region,
         chunk_timeout=settings.evidence_upload_stall_timeout_s,
         max_concurrent_uploads=settings.evidence_max_concurrent_uploads,
+        public_endpoint_url=settings.evidence_public_s3_url or None,
     )
 
 

@@ -19,6 +19,9 @@ class EvidenceSettings(Settings):
     # At most this many uploads stream to object storage at once per process; each holds a
     # thread and about three 5 MiB part buffers.
     evidence_max_concurrent_uploads: int = Field(8, ge=1)
+    # Where browsers reach object storage, when not at s3_endpoint (which may be an internal
+    # host such as "minio:9000"): download URLs are signed for this URL. Empty: s3_endpoint.
+    evidence_public_s3_url: str | None = Field(None, pattern=r"^https?://[^/\s]+/?$")
 
     def s3_endpoint_url(self) -> str:
         """`s3_endpoint` as a URL: it may be given as host:port (scheme from `s3_secure`)."""

@@ -110,17 +110,23 @@ class ObjectStoreSettings:
     part_size: int = DEFAULT_PART_SIZE
     # How long an upload may wait for the next chunk of the request body.
     chunk_timeout: float = 60.0
+    # Where browsers reach the same storage when that differs from endpoint_url (a gateway,
+    # a public host name): download URLs are signed for this host. None: endpoint_url.
+    public_endpoint_url: str | None = None
+
+
+def _endpoint(value: str, name: str):
+    url = urlsplit(value)
+    if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
+        raise ValueError(f"{name} must look like http(s)://host[:port], got {value!r}")
+    return url
 
 
 class ObjectStore:
     """One bucket of object storage. Create one per process and share it."""
 
     def __init__(self, settings: ObjectStoreSettings) -> None:
-        url = urlsplit(settings.endpoint_url)
-        if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
-            raise ValueError(
-                f"endpoint_url must look like http(s)://host[:port], got {settings.endpoint_url!r}"
-            )
+        url = _endpoint(settings.endpoint_url, "endpoint_url")
         if settings.part_size < DEFAULT_PART_SIZE:
             raise ValueError(f"part_size must be at least {DEFAULT_PART_SIZE} bytes (S3 minimum)")
         self.bucket = settings.bucket
@@ -141,6 +147,17 @@ class ObjectStore:
             secret_key=settings.secret_key,
             secure=url.scheme == "https",
             # Known region: no GetBucketLocation round trip, and presigning needs no network.
+            region=settings.region,
+            http_client=self._http,
+        )
+        # Signing is local computation (the region is known), so a client for the public
+        # host never opens a connection: it only puts that host into the signature.
+        public = _endpoint(settings.public_endpoint_url, "public_endpoint_url") if settings.public_endpoint_url else None
+        self._signer = self._client if public is None else Minio(
+            public.netloc,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            secure=public.scheme == "https",
             region=settings.region,
             http_client=self._http,
         )
@@ -279,7 +296,7 @@ class ObjectStore:
         response_headers = None
         if filename is not None:
             response_headers = {"response-content-disposition": attachment_header(filename)}
-        return self._client.presigned_get_object(
+        return self._signer.presigned_get_object(
             self.bucket, key, expires=expires, response_headers=response_headers
         )
 

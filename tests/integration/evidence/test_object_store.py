@@ -350,6 +350,28 @@ async def test_presigned_url_is_signed_to_expire(
     assert _sigv4_presigned_signature(tampered, s3_endpoint) != query["X-Amz-Signature"]
 
 
+async def test_download_urls_can_be_signed_for_the_public_host(
+    object_store: ObjectStore, s3_endpoint: S3Endpoint
+) -> None:
+    """Behind a gateway the services reach storage as e.g. minio:9000 while browsers reach
+    it elsewhere: the URL is signed for the public host (here `localhost`, the same server)."""
+    public = f"http://localhost:{s3_endpoint.port}"
+    store = ObjectStore(store_settings(s3_endpoint, public_endpoint_url=public))
+    try:
+        key = fresh_key()
+        await object_store.put_stream(key, chunks_of(b"%PDF-1.4 public"), max_bytes=MiB, content_type="application/pdf")
+        url = store.presigned_get(key, timedelta(minutes=1))
+        assert urlsplit(url).netloc == f"localhost:{s3_endpoint.port}"
+        # The signature covers that host (SigV4 signs the Host header).
+        assert dict(parse_qsl(urlsplit(url).query))["X-Amz-Signature"] == _sigv4_presigned_signature(url, s3_endpoint)
+        status, body, _ = await download(url)
+        assert (status, body) == (200, b"%PDF-1.4 public")
+    finally:
+        await store.aclose()
+    with pytest.raises(ValueError, match="public_endpoint_url must look like"):
+        ObjectStore(store_settings(s3_endpoint, public_endpoint_url="minio:9000"))
+
+
 @pytest.mark.parametrize(
     "expires",
     [
