@@ -16,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from services.common.health import run_check
 from services.common.settings import Settings
 
 SERVICES = ("intake", "evidence", "scoring", "notify")
+CHECK_TIMEOUT_S = 2.0
 
 
 def service_module(name: str):
@@ -49,18 +51,11 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
         return JSONResponse({"status": "ok", "services": list(apps)})
 
     async def readyz(_request: Request) -> JSONResponse:
-        async def run(check) -> str:
-            try:
-                await asyncio.wait_for(check(), 2.0)
-            except Exception as exc:  # a failing dependency is reported, not raised
-                return repr(exc)[:300]
-            return "ok"
-
         results = {}
         for name, sub in apps.items():
             checks = dict(sub.state.checks)
-            outcomes = await asyncio.gather(*(run(c) for c in checks.values()))
-            results[name] = dict(zip(checks, outcomes, strict=True))
+            errors = await asyncio.gather(*(run_check(c, CHECK_TIMEOUT_S) for c in checks.values()))
+            results[name] = {check: error or "ok" for check, error in zip(checks, errors, strict=True)}
         ready = all(v == "ok" for service in results.values() for v in service.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503)
 

@@ -329,10 +329,83 @@ def _can_search(path: Path, uid: int, gids: set[int]) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-class EmbeddedPostgres:
+class _ServerProcess:
+    """What an embedded PostgreSQL and Redis share: a child process on a loopback port,
+    logging to a file, in its own session, stopped by a signal. A subclass says how to
+    build its command line, how to tell it is ready and what its URL is."""
+
+    kind = ""
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, data_dir: Path | str, log_name: str, *, port: int, host: str,
+                 start_timeout: float, stop_timeout: float) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.log_path = self.data_dir / log_name
+        self.host = host
+        self.requested_port = port
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.port: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def _url(self, port: int) -> str:
+        raise NotImplementedError
+
+    def _wait_ready(self, port: int) -> None:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise EmbeddedError("not started")
+        return self._url(self.port)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _spawn(self, args: list[str], port: int, *, cwd: Path, data: Path, **popen: Any) -> str:
+        """Start the server and wait until it serves; stopped again if it does not."""
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+            **popen,
+        )
+        try:
+            self._wait_ready(port)
+        except BaseException:
+            self.stop()
+            raise
+        self.port = port
+        log.info(f"embedded.{self.kind}.started", url=self.url, pid=self.pid, data=str(data))
+        return self.url
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _stop_process(self._proc, self.stop_signal, self.stop_timeout)
+            log.info(f"embedded.{self.kind}.stopped", pid=self._proc.pid, returncode=self._proc.returncode)
+            self._proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.port = None
+
+
+class EmbeddedPostgres(_ServerProcess):
     """A PostgreSQL server on a loopback port, data in ``<data_dir>/postgres``."""
 
     kind = "postgres"
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, checkpoint, exit
 
     def __init__(
         self,
@@ -344,32 +417,14 @@ class EmbeddedPostgres:
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
+        super().__init__(data_dir, "postgres.log", port=port, host=host,
+                         start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.pgdata = self.data_dir / "postgres"
-        self.log_path = self.data_dir / "postgres.log"
-        self.host = host
-        self.requested_port = port
         self.run_as = run_as
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.port: int | None = None
         self.binaries: PostgresBinaries | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        if self.port is None:
-            raise EmbeddedError("not started")
-        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def _url(self, port: int) -> str:
+        return f"postgresql://postgres@{self.host}:{port}/postgres"
 
     def describe(self) -> str:
         assert self.binaries is not None
@@ -395,35 +450,7 @@ class EmbeddedPostgres:
             "-c", f"port={port}",
             "-c", "unix_socket_directories=",
         ]  # fmt: skip
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=self.pgdata,
-            start_new_session=True,
-            **self._user_kwargs(uid, gid),
-        )
-        try:
-            self._wait_ready(port)
-        except BaseException:
-            self.stop()
-            raise
-        self.port = port
-        log.info("embedded.postgres.started", url=self.url, pid=self.pid, data=str(self.pgdata))
-        return self.url
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            # SIGINT = "fast" shutdown: roll back open transactions, checkpoint, exit.
-            _stop_process(self._proc, signal.SIGINT, self.stop_timeout)
-            log.info("embedded.postgres.stopped", pid=self._proc.pid, returncode=self._proc.returncode)
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        self.port = None
+        return self._spawn(args, port, cwd=self.pgdata, data=self.pgdata, **self._user_kwargs(uid, gid))
 
     # -- internals ---------------------------------------------------------------------
 
@@ -603,10 +630,11 @@ def _redis_ping(host: str, port: int, timeout: float) -> bytes:
         return b""
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(_ServerProcess):
     """A Valkey/Redis server on a loopback port, AOF in ``<data_dir>/redis``."""
 
     kind = "redis"
+    stop_signal = signal.SIGTERM  # the server fsyncs the AOF and exits
 
     def __init__(
         self,
@@ -618,33 +646,15 @@ class EmbeddedRedis:
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        self.data_dir = Path(data_dir).absolute()
+        super().__init__(data_dir, "redis.log", port=port, host=host,
+                         start_timeout=start_timeout, stop_timeout=stop_timeout)
         self.dir = self.data_dir / "redis"
-        self.log_path = self.data_dir / "redis.log"
         self.pidfile = self.dir / "server.pid"
-        self.host = host
-        self.requested_port = port
         self.appendonly = appendonly
-        self.start_timeout = start_timeout
-        self.stop_timeout = stop_timeout
-        self.port: int | None = None
         self.binary: RedisBinary | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        if self.port is None:
-            raise EmbeddedError("not started")
-        return f"redis://{self.host}:{self.port}/0"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def _url(self, port: int) -> str:
+        return f"redis://{self.host}:{port}/0"
 
     def describe(self) -> str:
         assert self.binary is not None
@@ -671,34 +681,7 @@ class EmbeddedRedis:
             "--pidfile", str(self.pidfile),
             "--logfile", "",
         ]  # fmt: skip
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            cwd=self.dir,
-            start_new_session=True,
-        )
-        try:
-            self._wait_ready(port)
-        except BaseException:
-            self.stop()
-            raise
-        self.port = port
-        log.info("embedded.redis.started", url=self.url, pid=self.pid, data=str(self.dir))
-        return self.url
-
-    def stop(self) -> None:
-        if self._proc is not None:
-            # SIGTERM: the server fsyncs the AOF and exits.
-            _stop_process(self._proc, signal.SIGTERM, self.stop_timeout)
-            log.info("embedded.redis.stopped", pid=self._proc.pid, returncode=self._proc.returncode)
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        self.port = None
+        return self._spawn(args, port, cwd=self.dir, data=self.dir)
 
     def _stop_leftover(self) -> None:
         try:

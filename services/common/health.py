@@ -51,7 +51,8 @@ def s3_check(client: Any, bucket: str) -> Check:
     return check
 
 
-async def _run(check: Check, timeout: float) -> str | None:
+async def run_check(check: Check, timeout: float) -> str | None:
+    """None when the check passes within `timeout`, else what went wrong (never raises)."""
     try:
         await asyncio.wait_for(check(), timeout)
     except TimeoutError:
@@ -76,7 +77,7 @@ def health_router(
     @router.get("/readyz")
     async def readyz() -> JSONResponse:
         names = list(checks)
-        errors = await asyncio.gather(*(_run(checks[name], timeout) for name in names))
+        errors = await asyncio.gather(*(run_check(checks[name], timeout) for name in names))
         results = {name: (error or "ok") for name, error in zip(names, errors, strict=True)}
         ready = all(error is None for error in errors)
         return JSONResponse(

@@ -34,7 +34,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 import certifi
 import urllib3
@@ -115,7 +115,7 @@ class ObjectStoreSettings:
     public_endpoint_url: str | None = None
 
 
-def _endpoint(value: str, name: str):
+def _endpoint(value: str, name: str) -> SplitResult:
     url = urlsplit(value)
     if url.scheme not in ("http", "https") or not url.netloc or url.path not in ("", "/"):
         raise ValueError(f"{name} must look like http(s)://host[:port], got {value!r}")
@@ -141,26 +141,11 @@ class ObjectStore:
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
         )
-        self._client = Minio(
-            url.netloc,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            secure=url.scheme == "https",
-            # Known region: no GetBucketLocation round trip, and presigning needs no network.
-            region=settings.region,
-            http_client=self._http,
-        )
+        self._client = self._minio(url)
         # Signing is local computation (the region is known), so a client for the public
         # host never opens a connection: it only puts that host into the signature.
-        public = _endpoint(settings.public_endpoint_url, "public_endpoint_url") if settings.public_endpoint_url else None
-        self._signer = self._client if public is None else Minio(
-            public.netloc,
-            access_key=settings.access_key,
-            secret_key=settings.secret_key,
-            secure=public.scheme == "https",
-            region=settings.region,
-            http_client=self._http,
-        )
+        public = settings.public_endpoint_url
+        self._signer = self._minio(_endpoint(public, "public_endpoint_url")) if public else self._client
         # An upload holds its thread for as long as the client takes to send the file, so
         # uploads get their own pool; short calls (stat, delete, ping) never queue behind them.
         self._upload_threads = concurrent.futures.ThreadPoolExecutor(
@@ -170,6 +155,17 @@ class ObjectStore:
             settings.max_concurrent_calls, thread_name_prefix="object-store-call"
         )
         self._cleanups: set[asyncio.Task[None]] = set()
+
+    def _minio(self, url: SplitResult) -> Minio:
+        return Minio(
+            url.netloc,
+            access_key=self._settings.access_key,
+            secret_key=self._settings.secret_key,
+            secure=url.scheme == "https",
+            # Known region: no GetBucketLocation round trip, and presigning needs no network.
+            region=self._settings.region,
+            http_client=self._http,
+        )
 
     async def aclose(self) -> None:
         """Finish pending clean-ups of failed uploads, then release threads and sockets."""
