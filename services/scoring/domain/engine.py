@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from services.common.methodology.catalogue import Methodology, load_methodology, load_urusan
 
@@ -156,16 +156,23 @@ def region_from_input(data: RegionIn) -> Region:
         spd={code: (a.level, EVIDENCE_RANK[a.evidence]) for code, a in data.spd.items()},
     )
     for item in data.innovations:
-        region.innovations[item.id] = Innovation(
-            id=item.id,
-            status=item.status,
-            urusan_utama=item.urusan_utama,
-            urusan_lain=tuple(item.urusan_lain),
-            name=item.name,
-            agency=item.agency,
-            answers={code: (a.level, EVIDENCE_RANK[a.evidence]) for code, a in item.answers.items()},
-        )
+        answers = {code: (a.level, EVIDENCE_RANK[a.evidence]) for code, a in item.answers.items()}
+        region.innovations[item.id] = innovation_from(item, answers)
     return region
+
+
+def innovation_from(record: Any, answers: dict[str, Answer]) -> Innovation:
+    """The engine's innovation from any record with the profile fields scoring reads (a
+    dataset's innovation, the scoring service's stored one) and its answers."""
+    return Innovation(
+        id=record.id,
+        status=record.status,
+        urusan_utama=record.urusan_utama,
+        urusan_lain=tuple(record.urusan_lain),
+        name=record.name,
+        agency=record.agency,
+        answers=answers,
+    )
 
 
 def regions_from_dataset(dataset: DatasetIn) -> list[Region]:

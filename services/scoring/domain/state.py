@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from .dataset import EVIDENCE_RANK
-from .engine import FIGURES, FigureScore, Innovation, Region, RegionScore
+from .engine import FIGURES, FigureScore, Region, RegionScore, innovation_from
 
 COMPONENT_PLACES = Decimal("0.0001")  # SPD, SID average, SJI and total shown to 4 decimals
 
@@ -59,18 +59,8 @@ def region_from_state(
         spd={indicator: (level, ranks.get((None, indicator), 0)) for indicator, level in spd.items()},
     )
     for item in innovations:
-        region.innovations[item.id] = Innovation(
-            id=item.id,
-            status=item.status,
-            urusan_utama=item.urusan_utama,
-            urusan_lain=tuple(item.urusan_lain),
-            name=item.name,
-            agency=item.agency,
-            answers={
-                indicator: (level, ranks.get((item.id, indicator), 0))
-                for indicator, level in item.answers.items()
-            },
-        )
+        answers = {indicator: (level, ranks.get((item.id, indicator), 0)) for indicator, level in item.answers.items()}
+        region.innovations[item.id] = innovation_from(item, answers)
     return region
 
 
