@@ -19,9 +19,6 @@ Readers must take everything from `__data__`; the copies are never authoritative
 
 from __future__ import annotations
 
-import secrets
-import threading
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,37 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from .logging import current_correlation_id
-
-# --- ids ---------------------------------------------------------------------------------
-
-_uuid7_lock = threading.Lock()
-_uuid7_last_ms = 0
-_uuid7_counter = 0
-
-
-def uuid7() -> UUID:
-    """A UUIDv7 (RFC 9562): 48-bit Unix ms timestamp, 12-bit counter, 62 random bits.
-
-    The counter (RFC 9562 method 1) keeps ids generated in one process strictly increasing
-    even within one millisecond or if the clock steps back, so they sort in creation order.
-    """
-    global _uuid7_last_ms, _uuid7_counter
-    with _uuid7_lock:
-        now_ms = time.time_ns() // 1_000_000
-        if now_ms > _uuid7_last_ms:
-            _uuid7_last_ms = now_ms
-            # Random start in the lower half leaves room to count up within the ms.
-            _uuid7_counter = secrets.randbits(11)
-        else:
-            _uuid7_counter += 1
-            if _uuid7_counter > 0xFFF:  # counter exhausted: borrow the next millisecond
-                _uuid7_last_ms += 1
-                _uuid7_counter = 0
-        ms, counter = _uuid7_last_ms, _uuid7_counter
-    value = (ms << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | secrets.randbits(62)
-    return UUID(int=value)
-
+from services.common.ids import current_correlation_id, uuid7
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -80,11 +47,12 @@ def _utcnow() -> datetime:
 Producer = Literal["intake", "evidence", "scoring", "notify"]
 PRODUCERS: tuple[Producer, ...] = ("intake", "evidence", "scoring", "notify")
 
-INTAKE_EVENTS = "intake.events"
-EVIDENCE_EVENTS = "evidence.events"
-SCORING_EVENTS = "scoring.events"
-NOTIFY_EVENTS = "notify.events"
-STREAMS = (INTAKE_EVENTS, EVIDENCE_EVENTS, SCORING_EVENTS, NOTIFY_EVENTS)
+# Logical stream names (the deployment's INOVASI_STREAM_PREFIX is prepended to the key).
+INTAKE_STREAM = "intake.events"
+EVIDENCE_STREAM = "evidence.events"
+SCORING_STREAM = "scoring.events"
+NOTIFY_STREAM = "notify.events"
+STREAMS = (INTAKE_STREAM, EVIDENCE_STREAM, SCORING_STREAM, NOTIFY_STREAM)
 DLQ_SUFFIX = ".dlq"
 
 DATA_FIELD = "__data__"
@@ -315,6 +283,10 @@ class EvidenceRejected(_EvidenceEvent):
 
 # --- scoring -----------------------------------------------------------------------------
 
+Figure = Literal["claimed", "provisional", "validated"]
+FIGURES: tuple[Figure, ...] = ("claimed", "provisional", "validated")
+RegionType = Literal["provinsi", "kabupaten", "kota"]
+
 
 class Rank(_Model):
     position: int = Field(ge=1, description="1 = highest")
@@ -328,23 +300,53 @@ class FigureRanks(_Model):
     )
 
 
-class ScoreFigure(_Model):
-    iid: DecimalStr = Field(description="0-100, two decimals")
+class FigureValues(_Model):
+    """One figure of a region's index: the IID, its category, and what it is computed from.
+    IID = (spd + sid_average + sji) / 250 x 100, exact until the IID is rounded."""
+
+    iid: DecimalStr = Field(description="0-100, rounded half-up to two decimals")
     category: str = Field(description="category id of the methodology, e.g. 'inovatif'")
-    innovations_counted: int = Field(ge=0)
-    spd: DecimalStr
-    sid_average: DecimalStr
-    sji: DecimalStr
-    total: DecimalStr
+    innovations_counted: int = Field(ge=0, description="submitted innovations with a counted answer")
+    basic_services_covered: int = Field(ge=0, description="basic-service urusan with a counted innovation")
+    spd: DecimalStr = Field(description="SPD points (four decimals)")
+    sid_average: DecimalStr = Field(description="average maturity of the counted innovations (four decimals)")
+    sji: DecimalStr = Field(description="points for the number of innovations (four decimals)")
+    total: DecimalStr = Field(description="spd + sid_average + sji, of 250 (four decimals)")
+
+
+class ScoreFigure(FigureValues):
+    """A figure with the region's ranks on it."""
+
     ranks: FigureRanks
 
 
 class RegionScore(_Model):
+    """A region's score: the one shape of a score everywhere — the `score.updated` event's
+    data, the scoring service's history and REST answer, and the live feed (SSE). Ranks are
+    those at `computed_at`; the REST answer shows the current ones."""
+
+    cycle: int = Field(ge=2000, le=2100)
+    region: RegionCode
+    name: str = Field(examples=["Kabupaten Gunung Mas"])
+    type: RegionType
+    province: str | None = Field(description="the province a kabupaten or kota is ranked within; null for a provinsi")
     methodology: str = Field(examples=["iid-2026"])
+    version: int = Field(ge=0, description="increases with every change of the figures; 0 = nothing reported yet")
+    caused_by: UUID | None = Field(description="event_id of the event that caused this score")
+    cause_type: str | None = Field(description="type of that event, e.g. evidence.accepted")
+    computed_at: AwareDatetime | None
     claimed: ScoreFigure = Field(description="every answer as the region claims it")
     provisional: ScoreFigure = Field(description="answers whose evidence is not rejected")
     validated: ScoreFigure = Field(description="only answers with accepted evidence")
-    caused_by: UUID = Field(description="event_id of the event that caused this score")
+
+    def figure(self, name: Figure) -> ScoreFigure:
+        figure: ScoreFigure = getattr(self, name)
+        return figure
+
+    def with_ranks(self, ranks: Mapping[Figure, FigureRanks]) -> RegionScore:
+        """The same score with other ranks (e.g. the current ones)."""
+        update = {f: self.figure(f).model_copy(update={"ranks": ranks[f]}) for f in FIGURES}
+        return self.model_copy(update=update)
 
 
 class ScoreUpdated(Envelope):
@@ -356,6 +358,12 @@ class ScoreUpdated(Envelope):
 
     def expected_subject(self) -> str:
         return self.region
+
+    @model_validator(mode="after")
+    def _data_matches_envelope(self) -> ScoreUpdated:
+        if (self.data.cycle, self.data.region, self.data.version) != (self.cycle, self.region, self.version):
+            raise ValueError("data.cycle, data.region and data.version must equal the envelope's")
+        return self
 
 
 # --- parsing -----------------------------------------------------------------------------

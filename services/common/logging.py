@@ -12,25 +12,18 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TextIO
 
 import structlog
 
+from services.common.ids import correlation_scope, uuid7
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from .events import Envelope
+    from services.common.events import Envelope
 
 CORRELATION_HEADER = "x-correlation-id"
-
-# Read by `events.Envelope` as the default correlation id of events created while
-# handling a request or an event.
-_correlation_id: ContextVar[str | None] = ContextVar("inovasi_correlation_id", default=None)
-
-
-def current_correlation_id() -> str | None:
-    return _correlation_id.get()
 
 
 def configure_logging(
@@ -103,12 +96,9 @@ def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.Boun
 
 @contextmanager
 def bind_correlation_id(correlation_id: str) -> Iterator[None]:
-    token = _correlation_id.set(correlation_id)
-    try:
-        with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-            yield
-    finally:
-        _correlation_id.reset(token)
+    """The correlation id for the block's logs and for the events it creates."""
+    with correlation_scope(correlation_id), structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+        yield
 
 
 @contextmanager
@@ -136,8 +126,6 @@ class CorrelationIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from .events import uuid7  # events imports this module
-
         headers = dict(scope.get("headers") or [])
         raw = headers.get(CORRELATION_HEADER.encode(), b"").decode("latin-1").strip()
         # Bounded and printable: the value lands in logs and event envelopes.

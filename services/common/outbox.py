@@ -11,22 +11,22 @@ of order; consumers order by `version`, not by arrival.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from typing import TYPE_CHECKING
 
 import asyncpg
 
-from .db import WakeupListener, check_schema_name
-from .events import STREAMS, Envelope, entry_fields, stream_of
-from .logging import get_logger
-from .metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from services.common.background import BackgroundLoop
+from services.common.db import check_schema_name
+from services.common.events import STREAMS, Envelope, entry_fields, stream_of
+from services.common.logging import get_logger
+from services.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from .settings import Settings
+    from services.common.settings import Settings
 
 log = get_logger(__name__)
 
@@ -51,8 +51,9 @@ async def enqueue(conn: asyncpg.Connection, event: Envelope, stream: str | None 
 
 
 class OutboxRelay:
-    """Publishes one schema's outbox to Redis until stopped. `start()` / `stop()`, or
-    `await publish_batch()` to drive it by hand (tests, the CLI)."""
+    """Publishes one schema's outbox to Redis until stopped: a `BackgroundLoop` whose round
+    is `publish_batch()`. `start()` / `stop()`, or `await publish_batch()` to drive it by
+    hand (tests, the CLI)."""
 
     def __init__(
         self,
@@ -69,25 +70,28 @@ class OutboxRelay:
         stream_maxlen: int | None = None,
         retention_s: float = 7 * 24 * 3600,
         purge_every_s: float = 300.0,
+        stop_timeout_s: float = 30.0,
     ) -> None:
         self.pool = pool
         self.redis = redis
         self.schema = check_schema_name(schema)
-        self.dsn = dsn  # for the LISTEN connection; None = polling only
         self.stream_prefix = stream_prefix
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
         self.stream_maxlen = stream_maxlen
         self.retention_s = retention_s
         self.purge_every_s = purge_every_s
         self.channel = f"{schema}.outbox"  # matches outbox_notify() in sql/001_outbox_inbox.sql
-        self._wakeup = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-        self._listener = WakeupListener(dsn, self.channel, self._wakeup, owner="outbox relay")
         self._purged_at = float("-inf")
+        self._loop = BackgroundLoop(
+            f"outbox-relay-{self.schema}",
+            self._round,
+            backoff_initial_s=backoff_initial,
+            backoff_max_s=backoff_max,
+            stop_timeout_s=stop_timeout_s,
+            listen=(dsn, self.channel) if dsn is not None else None,  # None: polling only
+            on_failure=self._failed,
+        )
 
     @classmethod
     def from_settings(
@@ -105,6 +109,7 @@ class OutboxRelay:
             backoff_max=settings.outbox_backoff_max_s,
             stream_maxlen=settings.stream_maxlen,
             retention_s=settings.outbox_retention_s,
+            stop_timeout_s=settings.graceful_timeout_s,
         )
 
     # --- one step ---------------------------------------------------------------------
@@ -156,70 +161,36 @@ class OutboxRelay:
 
     # --- loop -------------------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        return self._loop.running
+
     def wake(self) -> None:
         """Publish now rather than at the next poll (in-process alternative to NOTIFY)."""
-        self._wakeup.set()
+        self._loop.wake()
 
     async def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name=f"outbox-relay-{self.schema}")
+        await self._loop.start()
 
     async def stop(self) -> None:
         """Finish the batch in flight, then stop."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def run(self) -> None:
-        backoff = self.backoff_initial
-        try:
-            while not self._stopping:
-                self._wakeup.clear()  # a NOTIFY during the batch triggers another round
-                await self._listener.ensure()
-                try:
-                    published = await self.publish_batch()
-                    if published < self.batch_size:
-                        await self._housekeeping()
-                except Exception as exc:  # Redis or PostgreSQL unavailable: rows wait
-                    with contextlib.suppress(Exception):
-                        await self.backlog()  # keep the gauge growing for alerts
-                    log.warning(
-                        "outbox relay cannot publish; will retry",
-                        schema=self.schema,
-                        error=repr(exc),
-                        retry_in_s=backoff,
-                    )
-                    await self._sleep(backoff, wake_early=False)
-                    backoff = min(backoff * 2, self.backoff_max)
-                    continue
-                backoff = self.backoff_initial
-                if published < self.batch_size:  # drained: wait for a hint or the poll
-                    await self._sleep(self.poll_interval, wake_early=True)
-        finally:
-            await self._listener.close()
-
-    async def _housekeeping(self) -> None:
+    async def _round(self) -> float:
+        published = await self.publish_batch()
+        if published >= self.batch_size:
+            return 0.0  # more may be waiting
         await self.backlog()
         if time.monotonic() - self._purged_at >= self.purge_every_s:
             self._purged_at = time.monotonic()
             await self.purge()
+        return self.poll_interval  # drained: wait for a hint or the poll
 
-    async def _sleep(self, seconds: float, *, wake_early: bool) -> None:
-        # stop() always interrupts; NOTIFY/wake() only when waiting for work, not while
-        # backing off from a failure.
-        deadline = time.monotonic() + seconds
-        while not self._stopping:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), remaining)
-            if wake_early or self._stopping:
-                return
-            self._wakeup.clear()
+    async def _failed(self, error: Exception, retry_in_s: float) -> None:
+        # Redis or PostgreSQL unavailable: the rows wait.
+        with contextlib.suppress(Exception):
+            await self.backlog()  # keep the gauge growing for alerts
+        log.warning("outbox relay cannot publish; will retry", schema=self.schema, error=repr(error), retry_in_s=retry_in_s)
 
 
 def _text(value: bytes | str) -> str:

@@ -1,150 +1,45 @@
-"""How a service is assembled and run: its connections, relay and consumers (`ServiceRuntime`)
-and its HTTP app (`create_service_app`), the same way for all four services.
+"""How a service is assembled and run, the same way for all four.
 
-Every HTTP error has one shape, so a client always learns which field was wrong and why:
-
-    {"error": "invalid_request", "problems": [{"field": "body.level", "reason": "..."}]}
+A service describes itself with a `ServiceSpec`: its name, its migrations, how it builds its
+typed dependencies from the connections every service opens (`Connections`), which streams
+it consumes, and its extra readiness checks. `ServiceRuntime.start()` migrates its schema
+(under an advisory lock), opens PostgreSQL and Redis, builds the dependencies, starts the
+outbox relay and the stream consumers; `stop()` undoes it in reverse, letting in-flight work
+finish. Handlers receive the dependencies (`runtime.deps`), never the runtime.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 import asyncpg
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .bus import EventConsumer, make_redis
-from .db import migrate, pool_from_settings
-from .health import Check, health_router, postgres_check, redis_check
-from .logging import CorrelationIdMiddleware, get_logger
-from .outbox import OutboxRelay
-from .settings import Settings
+from services.common.bus import EventConsumer, make_redis
+from services.common.db import migrate, pool_from_settings
+from services.common.health import Check, postgres_check, redis_check
+from services.common.logging import get_logger
+from services.common.outbox import OutboxRelay
+from services.common.settings import Settings
 
 log = get_logger(__name__)
 
-
-# --- errors ------------------------------------------------------------------------------
+D = TypeVar("D")
+S = TypeVar("S", bound=Settings)
 
 
 @dataclass(frozen=True)
-class Problem:
-    field: str
-    reason: str
+class Connections(Generic[S]):
+    """What every service opens before it builds its own dependencies."""
 
-
-class ApiError(Exception):
-    """A client error with the fields at fault. Raised by handlers; rendered as JSON."""
-
-    def __init__(self, status: int, error: str, problems: Sequence[Problem] = (), **extra: Any):
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.problems = list(problems)
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": self.error}
-        if self.problems:
-            body["problems"] = [{"field": p.field, "reason": p.reason} for p in self.problems]
-        body.update(self.extra)
-        return body
-
-
-def invalid(field_name: str, reason: str, status: int = 422) -> ApiError:
-    return ApiError(status, "invalid_request", [Problem(field_name, reason)])
-
-
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", reason=f"{what} not found")
-
-
-def _location(loc: Iterable[Any]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            {"field": _location(err.get("loc", ())), "reason": str(err.get("msg", "invalid"))}
-            for err in exc.errors()
-        ]
-        return JSONResponse({"error": "invalid_request", "problems": problems}, status_code=422)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "reason": exc.detail}
-        return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-
-# --- runtime -----------------------------------------------------------------------------
-
-Subscriber = Callable[["ServiceRuntime", EventConsumer], None]
-Hook = Callable[["ServiceRuntime"], Awaitable[None]]
-
-
-@dataclass
-class ServiceRuntime:
-    """The connections and background work of one service. `start()` migrates its schema
-    (under an advisory lock), opens PostgreSQL and Redis, starts the outbox relay and the
-    stream consumers; `stop()` undoes it in reverse, letting in-flight work finish."""
-
-    settings: Settings
-    name: str
-    migrations: str | None  # package of NNN_name.sql files
-    subscribe: Subscriber | None = None  # registers the service's stream handlers
-    publishes: bool = True
-    on_start: Sequence[Hook] = ()
-    on_stop: Sequence[Hook] = ()
-    pool: asyncpg.Pool = field(init=False)
-    redis: Redis = field(init=False)
-    relay: OutboxRelay | None = field(init=False, default=None)
-    consumer: EventConsumer | None = field(init=False, default=None)
-    state: dict[str, Any] = field(init=False, default_factory=dict)  # service's own objects
-
-    @property
-    def schema(self) -> str:
-        return self.settings.schema(self.name)
-
-    async def start(self) -> None:
-        await migrate(self.settings.database_url, self.schema, self.migrations)
-        self.pool = await pool_from_settings(self.settings, self.name)
-        self.redis = make_redis(self.settings.redis_url)
-        for hook in self.on_start:
-            await hook(self)
-        if self.publishes:
-            self.relay = OutboxRelay.from_settings(self.settings, self.pool, self.redis, service=self.name)
-            await self.relay.start()
-        if self.subscribe is not None:
-            self.consumer = EventConsumer(self.settings, service=self.name, pool=self.pool)
-            self.subscribe(self, self.consumer)
-            await self.consumer.start()
-        log.info("service started", service=self.name, schema=self.schema)
-
-    async def stop(self) -> None:
-        if self.consumer is not None:
-            await self.consumer.stop()
-        if self.relay is not None:
-            await self.relay.stop()
-        for hook in self.on_stop:
-            await hook(self)
-        await self.redis.aclose()
-        await self.pool.close()
-        log.info("service stopped", service=self.name)
+    settings: S
+    schema: str
+    pool: asyncpg.Pool
+    redis: Redis
+    relay: OutboxRelay | None  # None for a service that publishes nothing
 
     def wake_relay(self) -> None:
         """Publish soon: called after a commit that enqueued events (NOTIFY is a hint too)."""
@@ -152,59 +47,79 @@ class ServiceRuntime:
             self.relay.wake()
 
 
-def create_service_app(
-    runtime: ServiceRuntime,
-    routers: Sequence[APIRouter],
-    *,
-    title: str,
-    extra_checks: Mapping[str, Callable[[ServiceRuntime], Check]] | None = None,
-) -> FastAPI:
-    """The service's ASGI app. Its routes are relative (`/v1/...`); it is mounted under
-    `/<service>` by `inovasi up` and `inovasi serve`, so URLs are the same in both."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
-        checks: dict[str, Check] = {"postgres": postgres_check(runtime.pool), "redis": redis_check(runtime.redis)}
-        for name, make in (extra_checks or {}).items():
-            checks[name] = make(runtime)
-        app.state.checks.update(checks)
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = FastAPI(title=title, lifespan=lifespan)
-    app.state.runtime = runtime
-    secret = runtime.settings.auth_secret
-    if secret is None:
-        raise RuntimeError("INOVASI_AUTH_SECRET is not set: the services refuse to start without it")
-    app.state.auth_secret = secret.get_secret_value()
-    app.state.checks = {}
-    install_error_handlers(app)
-    app.add_middleware(CorrelationIdMiddleware)
-    app.include_router(health_router(_LazyChecks(app)))
-    for router in routers:
-        app.include_router(router)
-    return app
+@dataclass(frozen=True)
+class ServiceSpec(Generic[S, D]):
+    name: str
+    migrations: str | None  # package of NNN_name.sql files
+    # Builds the service's typed dependencies; what it opens, it closes on exit.
+    dependencies: Callable[[Connections[S]], AbstractAsyncContextManager[D]]
+    # Registers the service's stream handlers.
+    subscribe: Callable[[EventConsumer, D], None] | None = None
+    publishes: bool = True
+    checks: Callable[[D], Mapping[str, Check]] = field(default=lambda _deps: {})
 
 
-class _LazyChecks(Mapping[str, Check]):
-    """The readiness checks exist only once the lifespan has opened the connections."""
+class ServiceRuntime(Generic[D]):
+    def __init__(self, spec: ServiceSpec[S, D], settings: S) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.name = spec.name
+        self._stack: AsyncExitStack | None = None
+        self._connections: Connections[S] | None = None
+        self._deps: D | None = None
+        self.checks: dict[str, Check] = {}
 
-    def __init__(self, app: FastAPI):
-        self._app = app
+    @property
+    def schema(self) -> str:
+        return self.settings.schema(self.name)
 
-    def __getitem__(self, key: str) -> Check:
-        return self._app.state.checks[key]
+    @property
+    def deps(self) -> D:
+        if self._deps is None:
+            raise RuntimeError(f"the {self.name} service is not started")
+        return self._deps
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._app.state.checks)
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self._started().pool
 
-    def __len__(self) -> int:
-        return len(self._app.state.checks)
+    @property
+    def redis(self) -> Redis:
+        return self._started().redis
 
+    def _started(self) -> Connections[Settings]:
+        if self._connections is None:
+            raise RuntimeError(f"the {self.name} service is not started")
+        return self._connections
 
-def runtime_of(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the service's runtime (pool, redis, settings, state)."""
-    return request.app.state.runtime
+    async def start(self) -> None:
+        spec, settings = self.spec, self.settings
+        await migrate(settings.database_url, self.schema, spec.migrations)
+        async with AsyncExitStack() as stack:
+            pool = await pool_from_settings(settings, self.name)
+            stack.push_async_callback(pool.close)
+            redis = make_redis(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            relay = OutboxRelay.from_settings(settings, pool, redis, service=self.name) if spec.publishes else None
+            connections = Connections(settings, self.schema, pool, redis, relay)
+            deps = await stack.enter_async_context(spec.dependencies(connections))
+            if relay is not None:
+                await relay.start()
+                stack.push_async_callback(relay.stop)
+            if spec.subscribe is not None:
+                consumer = EventConsumer(settings, service=self.name, pool=pool)
+                spec.subscribe(consumer, deps)
+                await consumer.start()
+                stack.push_async_callback(consumer.stop)  # stopped first: in-flight events finish
+            self.checks = {"postgres": postgres_check(pool), "redis": redis_check(redis), **spec.checks(deps)}
+            self._connections, self._deps = connections, deps  # type: ignore[assignment]
+            self._stack = stack.pop_all()
+        log.info("service started", service=self.name, schema=self.schema)
+
+    async def stop(self) -> None:
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            await stack.aclose()
+        self._connections, self._deps, self.checks = None, None, {}
+        log.info("service stopped", service=self.name)
+

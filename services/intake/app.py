@@ -3,19 +3,28 @@ consumes no stream."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from services.common.service import ServiceRuntime, create_service_app
+from services.common.http import create_service_app
+from services.common.service import Connections, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
+from services.intake.dependencies import IntakeDeps
 from services.intake.entrypoints import http
 
 SERVICE = "intake"
 
 
-def create_runtime(settings: Settings) -> ServiceRuntime:
-    return ServiceRuntime(settings=settings, name=SERVICE, migrations="services.intake.migrations")
+@asynccontextmanager
+async def dependencies(connections: Connections[Settings]) -> AsyncIterator[IntakeDeps]:
+    yield IntakeDeps(pool=connections.pool, wake_relay=connections.wake_relay)
+
+
+SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", dependencies=dependencies)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    runtime = create_runtime(settings or Settings())
+    runtime = ServiceRuntime(SPEC, settings or Settings())
     return create_service_app(runtime, [http.router], title="inovasi intake")

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from devtools.demo import CYCLE, VIDEO_INDICATOR, Demo, DemoSettings, attach_demo, evidence_for, plan_demo
 from services.common import events as ev
 from services.common.methodology.catalogue import load_methodology
-from services.demo import CYCLE, VIDEO_INDICATOR, Demo, DemoSettings, attach_demo, evidence_for, plan_demo
 from services.intake.domain.eligibility import MIN_RANCANG_BANGUN_WORDS
 from services.intake.domain.profile import count_words
 from services.platform import SERVICES, create_platform_app

@@ -21,7 +21,7 @@ import pytest
 from minio import Minio
 from redis.asyncio import Redis
 
-from services.common.embedded import (
+from devtools.embedded import (
     EmbeddedError,
     EmbeddedPostgres,
     EmbeddedRedis,
@@ -340,7 +340,7 @@ async def test_embedded_servers_start_where_the_standard_ports_do_not_serve(data
 
 _CHILD = """
 import sys
-from services.common.embedded import EmbeddedServers
+from devtools.embedded import EmbeddedServers
 servers = EmbeddedServers(sys.argv[1], s3_endpoint="127.0.0.1:1",
                           standard_ports={"postgres": int(sys.argv[2]), "redis": int(sys.argv[2])})
 servers.start()

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.common.auth import issue_token
+from services.common.tokens import issue_token
 from services.common.settings import Settings
 from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, unique_suffix
 

@@ -5,6 +5,8 @@ it enqueues always share one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,6 +19,34 @@ _PROFILE_COLUMNS = (
     "name", "tahapan", "jenis", "bentuk", "inisiator", "urusan_utama", "urusan_lain",
     "tanggal_uji_coba", "tanggal_penerapan", "rancang_bangun", "tujuan", "manfaat", "hasil",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyRecord:
+    region: str
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyTally:
+    """An agency and how many of its innovations of a cycle are in each status."""
+
+    id: str
+    name: str
+    draft: int
+    submitted: int
+    withdrawn: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpdAnswerRecord:
+    indicator: str
+    level: int | None
+    version: int
+    updated_at: datetime
+    updated_by: str
 
 
 # --- cycles ------------------------------------------------------------------------------
@@ -39,28 +69,32 @@ async def get_cycle(conn: asyncpg.Connection, year: int) -> Cycle | None:
 # --- agencies ----------------------------------------------------------------------------
 
 
-async def insert_agency(conn: asyncpg.Connection, region: str, agency_id: str, name: str, created_by: str) -> asyncpg.Record | None:
-    """The new row, or None when the region already has an agency with this id."""
-    return await conn.fetchrow(
+async def insert_agency(
+    conn: asyncpg.Connection, region: str, agency_id: str, name: str, created_by: str
+) -> AgencyRecord | None:
+    """The new agency, or None when the region already has an agency with this id."""
+    row = await conn.fetchrow(
         """INSERT INTO agencies (region, id, name, created_by) VALUES ($1, $2, $3, $4)
            ON CONFLICT DO NOTHING RETURNING region, id, name, created_at""",
         region, agency_id, name, created_by,
     )
+    return AgencyRecord(**dict(row)) if row is not None else None
 
 
-async def list_agencies(conn: asyncpg.Connection, region: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def list_agencies(conn: asyncpg.Connection, region: str) -> list[AgencyRecord]:
+    rows = await conn.fetch(
         "SELECT region, id, name, created_at FROM agencies WHERE region = $1 ORDER BY id", region
     )
+    return [AgencyRecord(**dict(row)) for row in rows]
 
 
 async def agency_exists(conn: asyncpg.Connection, region: str, agency_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM agencies WHERE region = $1 AND id = $2", region, agency_id))
 
 
-async def agency_status(conn: asyncpg.Connection, cycle: int, region: str) -> list[asyncpg.Record]:
+async def agency_status(conn: asyncpg.Connection, cycle: int, region: str) -> list[AgencyTally]:
     """Per agency of the region: how many of its innovations of the cycle are in each status."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """SELECT a.id, a.name,
                   count(i.id) FILTER (WHERE i.status = 'draft')     AS draft,
                   count(i.id) FILTER (WHERE i.status = 'submitted') AS submitted,
@@ -72,6 +106,7 @@ async def agency_status(conn: asyncpg.Connection, cycle: int, region: str) -> li
            ORDER BY a.id""",
         cycle, region,
     )
+    return [AgencyTally(**dict(row)) for row in rows]
 
 
 # --- innovations -------------------------------------------------------------------------
@@ -111,6 +146,8 @@ async def insert_innovation(conn: asyncpg.Connection, innovation: Innovation, cr
         innovation.status, innovation.version, dict(innovation.answers), created_by,
         *_profile_values(innovation.profile),
     )
+    if row is None:  # INSERT … RETURNING always returns the row
+        raise RuntimeError(f"innovation {innovation.id} was not inserted")
     return _innovation(row)
 
 
@@ -166,12 +203,13 @@ async def list_innovations(
 # --- SPD answers -------------------------------------------------------------------------
 
 
-async def get_spd_answer(conn: asyncpg.Connection, cycle: int, region: str, indicator: str, *, lock: bool = False) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"""SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
-            WHERE cycle = $1 AND region = $2 AND indicator = $3{' FOR UPDATE' if lock else ''}""",
+async def get_spd_answer(conn: asyncpg.Connection, cycle: int, region: str, indicator: str) -> SpdAnswerRecord | None:
+    row = await conn.fetchrow(
+        """SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
+           WHERE cycle = $1 AND region = $2 AND indicator = $3""",
         cycle, region, indicator,
     )
+    return SpdAnswerRecord(**dict(row)) if row is not None else None
 
 
 async def lock_spd_slot(conn: asyncpg.Connection, cycle: int, region: str, indicator: str) -> None:
@@ -181,8 +219,8 @@ async def lock_spd_slot(conn: asyncpg.Connection, cycle: int, region: str, indic
 
 async def save_spd_answer(
     conn: asyncpg.Connection, cycle: int, region: str, indicator: str, level: int | None, version: int, updated_by: str
-) -> asyncpg.Record:
-    return await conn.fetchrow(
+) -> SpdAnswerRecord:
+    row = await conn.fetchrow(
         """INSERT INTO spd_answers (cycle, region, indicator, level, version, updated_by)
            VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (cycle, region, indicator) DO UPDATE
@@ -191,25 +229,35 @@ async def save_spd_answer(
            RETURNING indicator, level, version, updated_at, updated_by""",
         cycle, region, indicator, level, version, updated_by,
     )
+    if row is None:  # an upsert … RETURNING always returns the row
+        raise RuntimeError(f"SPD answer {indicator} of {region} was not saved")
+    return SpdAnswerRecord(**dict(row))
 
 
-async def list_spd_answers(conn: asyncpg.Connection, cycle: int, region: str) -> dict[str, asyncpg.Record]:
+async def list_spd_answers(conn: asyncpg.Connection, cycle: int, region: str) -> dict[str, SpdAnswerRecord]:
     rows = await conn.fetch(
         """SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
            WHERE cycle = $1 AND region = $2""",
         cycle, region,
     )
-    return {row["indicator"]: row for row in rows}
+    return {row["indicator"]: SpdAnswerRecord(**dict(row)) for row in rows}
 
 
 # --- idempotency -------------------------------------------------------------------------
 
 
-async def find_idempotent(conn: asyncpg.Connection, scope: str, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_hash: str
+    response: dict[str, Any]
+
+
+async def find_idempotent(conn: asyncpg.Connection, scope: str, key: str) -> StoredResponse | None:
+    row = await conn.fetchrow(
+        "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
         scope, key,
     )
+    return StoredResponse(row["request_hash"], row["response"]) if row is not None else None
 
 
 async def remember_idempotent(

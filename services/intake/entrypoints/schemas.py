@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from services.common.auth import AGENCY_ID_PATTERN
+from services.common.principal import AGENCY_ID_PATTERN
 from services.intake.domain import profile as rules
 from services.intake.domain.profile import Profile
 

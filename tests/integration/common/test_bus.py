@@ -31,7 +31,7 @@ from tests.support.infra import free_port, wait_until
 pytestmark = pytest.mark.integration
 
 GROUP = "svc"
-INTAKE = ev.INTAKE_EVENTS
+INTAKE = ev.INTAKE_STREAM
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ async def test_envelope_round_trip_through_redis_for_group_and_plain_readers(
     assert await relay.publish_batch() == len(events)
 
     # 1. A plain XREAD reader (the SSE feed): entry id + envelope from the `__data__` field.
-    score_key = settings.stream(ev.SCORING_EVENTS)
+    score_key = settings.stream(ev.SCORING_STREAM)
     ((_, entries),) = await redis.xread({score_key: "0"})
     assert [ev.from_entry(fields) for _, fields in entries] == [e for e in events if e.producer == "scoring"]
 
@@ -136,7 +136,7 @@ async def _true(value: bool) -> bool:
 async def test_fan_out_reader_resumes_from_an_entry_id_and_skips_non_events(
     settings: Settings, redis: Redis
 ) -> None:
-    key = settings.stream(ev.SCORING_EVENTS)
+    key = settings.stream(ev.SCORING_STREAM)
     old = samples.score_updated(version=1)
     await redis.xadd(key, ev.to_entry(old))
     start = await stream_position(redis, key)  # a client connecting now: only new events
@@ -398,8 +398,8 @@ async def test_entries_failed_during_a_long_pg_outage_are_handled_when_it_is_ove
     import tempfile
     from pathlib import Path
 
+    from devtools.embedded import EmbeddedPostgres
     from services.common.db import create_pool, migrate
-    from services.common.embedded import EmbeddedPostgres
 
     # Not pytest's tmp_path (0700): PostgreSQL runs as an unprivileged user under root.
     data_dir = Path(tempfile.mkdtemp(prefix="inovasi-outage-"))

@@ -7,7 +7,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from services.common.events import uuid7
+from services.common.ids import uuid7
 from services.common.inbox import first_delivery
 
 pytestmark = pytest.mark.integration

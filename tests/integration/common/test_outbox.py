@@ -65,7 +65,7 @@ async def test_relay_publishes_exactly_what_was_committed_in_order(
     assert await relay.publish_batch() == 3
     assert await relay.publish_batch() == 0  # nothing is published twice
 
-    key = settings.stream(ev.INTAKE_EVENTS)
+    key = settings.stream(ev.INTAKE_STREAM)
     assert await stream_events(redis, key) == committed
     async with pool.acquire() as conn:
         rows = await conn.fetch("SELECT event_id, entry_id, published_at FROM outbox ORDER BY id")
@@ -95,7 +95,7 @@ async def test_running_relay_is_woken_by_notify_at_commit(
     try:
         await asyncio.sleep(0.3)  # let it LISTEN and go idle
         await enqueue_committed(pool, [samples.evidence()])
-        key = settings.stream(ev.EVIDENCE_EVENTS)
+        key = settings.stream(ev.EVIDENCE_STREAM)
         await wait_until(lambda: redis.xlen(key), timeout=3.0)
     finally:
         await relay.stop()
@@ -108,7 +108,7 @@ async def test_relay_survives_redis_being_down_and_loses_nothing(
     server = RedisServer()  # the test's own Redis; not started yet = connection refused
     client = make_redis(server.url, socket_connect_timeout=0.5)
     relay = relay_for(settings, pool, client, schema)
-    key = settings.stream(ev.INTAKE_EVENTS)
+    key = settings.stream(ev.INTAKE_STREAM)
     try:
         await relay.start()
         first = [samples.innovation(version=v) for v in range(1, 6)]
@@ -165,7 +165,7 @@ async def test_concurrent_relays_publish_each_row_once(
 
     counts = await asyncio.gather(*(drain(r) for r in relays))
     assert sum(counts) == 60
-    published = await stream_events(redis, settings.stream(ev.INTAKE_EVENTS))
+    published = await stream_events(redis, settings.stream(ev.INTAKE_STREAM))
     assert sorted(e.event_id for e in published) == sorted(e.event_id for e in events)
 
 

@@ -64,7 +64,7 @@ class Service:
         type: str = "innovation.created", version: int = 1,
     ) -> ev.Envelope:
         event = sample.innovation(type, innovation_id, data={"agency_id": agency}, region=region, cycle=cycle, version=version)
-        await self.redis.xadd(self.settings.stream(ev.INTAKE_EVENTS), ev.to_entry(event))
+        await self.redis.xadd(self.settings.stream(ev.INTAKE_STREAM), ev.to_entry(event))
         return event
 
     async def relay_idle(self) -> bool:
@@ -72,7 +72,7 @@ class Service:
             return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
 
     async def events(self) -> list[ev.Envelope]:
-        entries = await self.redis.xrange(self.settings.stream(ev.EVIDENCE_EVENTS))
+        entries = await self.redis.xrange(self.settings.stream(ev.EVIDENCE_STREAM))
         return [ev.from_entry(fields) for _, fields in entries]
 
     async def events_of(self, evidence_id: str, count: int) -> list[ev.Envelope]:
@@ -92,7 +92,7 @@ class Service:
         bucket = self.settings.s3_bucket
         objects = self.s3.list_objects_v2(Bucket=bucket).get("KeyCount", 0)
         uploads = len(self.s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []))
-        stream = await self.redis.xlen(self.settings.stream(ev.EVIDENCE_EVENTS))
+        stream = await self.redis.xlen(self.settings.stream(ev.EVIDENCE_STREAM))
         return {"rows": rows, "versions": versions, "outbox": outbox, "objects": objects,
                 "multipart_uploads": uploads, "events": stream}
 
@@ -548,7 +548,7 @@ async def test_the_projection_keeps_the_newest_version_whatever_the_order(servic
     older = await service.publish_innovation(innovation_id, "dinkes", type="innovation.created", version=1)
 
     async def both_handled():
-        pending = await service.redis.xpending(service.settings.stream(ev.INTAKE_EVENTS), "evidence")
+        pending = await service.redis.xpending(service.settings.stream(ev.INTAKE_STREAM), "evidence")
         async with service.pool.acquire() as conn:
             handled = await conn.fetchval(
                 "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", [older.event_id, newer.event_id]

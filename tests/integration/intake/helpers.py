@@ -93,7 +93,7 @@ async def published(redis: Redis, settings: Settings, count: int, timeout: float
     """The intake stream once it holds `count` events (fails if it holds more)."""
 
     async def read() -> list[ev.Envelope] | None:
-        entries = await redis.xrange(settings.stream(ev.INTAKE_EVENTS))
+        entries = await redis.xrange(settings.stream(ev.INTAKE_STREAM))
         return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= count else None
 
     events = await wait_until(read, timeout=timeout)

@@ -202,7 +202,7 @@ async def test_a_redelivered_event_is_delivered_once(settings, redis):
             assert sorted(json.loads(r.body)["kind"] for r in receiver.received()) == ["evidence.rejected", "score.updated"]
             assert len(await deliveries(client)) == 2
             # redelivered entries are acknowledged: nothing is left pending in the group
-            pending = await redis.xpending(settings.stream(ev.SCORING_EVENTS), "notify")
+            pending = await redis.xpending(settings.stream(ev.SCORING_STREAM), "notify")
             assert pending["pending"] == 0
 
 

@@ -34,7 +34,7 @@ async def test_three_consumers_share_the_work_and_agree_with_the_engine():
                 return await db.fetchval(f"SELECT count(*) FROM {schema}.inbox") == len(history.events)
 
             await wait_until(all_handled, timeout=60, interval=0.2)
-            consumers = {c["name"] for c in await redis.xinfo_consumers(settings.stream(ev.INTAKE_EVENTS), "scoring")}
+            consumers = {c["name"] for c in await redis.xinfo_consumers(settings.stream(ev.INTAKE_STREAM), "scoring")}
             assert len([c for c in consumers if not c.endswith(b"-reclaimer")]) == 3
             current = {
                 r["region"]: {"claimed": str(r["iid_claimed"]), "provisional": str(r["iid_provisional"]),

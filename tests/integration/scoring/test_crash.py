@@ -54,7 +54,7 @@ async def test_sigkill_with_pending_entries_then_restart_applies_every_event_onc
         async def consumer_ready():
             # The groups are created when the consumer starts (at id 0, so nothing
             # published afterwards is missed).
-            streams = [settings.stream(s) for s in (ev.INTAKE_EVENTS, ev.EVIDENCE_EVENTS)]
+            streams = [settings.stream(s) for s in (ev.INTAKE_STREAM, ev.EVIDENCE_STREAM)]
             if not all([await redis.exists(s) for s in streams]):
                 return False
             return all([any(g["name"] == b"scoring" for g in await redis.xinfo_groups(s)) for s in streams])
@@ -115,7 +115,7 @@ async def _at_least(count, n: int) -> bool:
 
 async def _pending(redis: Redis, settings) -> int:
     total = 0
-    for stream in (ev.INTAKE_EVENTS, ev.EVIDENCE_EVENTS):
+    for stream in (ev.INTAKE_STREAM, ev.EVIDENCE_STREAM):
         summary = await redis.xpending(settings.stream(stream), "scoring")
         total += summary["pending"]
     return total

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 async def test_sse_filters_and_resumes_with_last_event_id():
     settings = isolated_settings()
     redis = Redis.from_url(settings.redis_url)
-    intake = settings.stream(ev.INTAKE_EVENTS)
+    intake = settings.stream(ev.INTAKE_STREAM)
     try:
         async with serve(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
             url = "/v1/cycles/2026/stream?province=62"
@@ -35,7 +35,7 @@ async def test_sse_filters_and_resumes_with_last_event_id():
             # Disconnected: two more updates happen, one of them in the province.
             await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-06", 3, region="62.10")))
             await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-06", 3, region="11.01")))
-            scoring = settings.stream(ev.SCORING_EVENTS)
+            scoring = settings.stream(ev.SCORING_STREAM)
             await wait_until(lambda: _xlen_at_least(redis, scoring, 5), timeout=15)
             resume = {**token("viewer"), "Last-Event-ID": first[-1].id}
             async with listen_sse(client, url, resume) as feed:

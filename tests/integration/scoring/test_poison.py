@@ -31,7 +31,7 @@ def inovasi(settings, *args: str) -> subprocess.CompletedProcess:
 async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
     settings = isolated_settings(max_deliveries=2, reclaim_idle_ms=300, reclaim_poll_ms=100)
     redis = Redis.from_url(settings.redis_url)
-    key = settings.stream(ev.INTAKE_EVENTS)
+    key = settings.stream(ev.INTAKE_STREAM)
     # 99.99 has the shape of a region code but is not one of the 546: scoring fails on it
     # every time.
     poison = sample.spd_answer_set("spd-01", 3, region="99.99")

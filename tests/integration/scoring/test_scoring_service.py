@@ -132,7 +132,7 @@ async def test_score_updated_is_published_and_rankings_rank_all_regions(settings
             await publish(redis, settings, events)
 
             async def published():
-                entries = await redis.xrange(settings.stream(ev.SCORING_EVENTS))
+                entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
                 return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= len(events) else None
 
             updates = await wait_until(published, timeout=20)

@@ -5,7 +5,8 @@ import time
 import jwt
 import pytest
 
-from services.common.auth import Principal, TokenError, issue_token, verify_token
+from services.common.principal import Principal
+from services.common.tokens import TokenError, issue_token, verify_token
 
 SECRET = "test-secret-" + "0123456789abcdef" * 4
 

@@ -11,13 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from services.common import events as ev
+from services.common.ids import uuid7
 from services.common.logging import bind_correlation_id
 from tests.support import events as samples
 
 
 def test_uuid7_is_version_7_rfc_variant_and_carries_the_time() -> None:
     before = time.time_ns() // 1_000_000
-    value = ev.uuid7()
+    value = uuid7()
     after = time.time_ns() // 1_000_000
     assert value.version == 7
     assert value.variant == uuid.RFC_4122
@@ -25,7 +26,7 @@ def test_uuid7_is_version_7_rfc_variant_and_carries_the_time() -> None:
 
 
 def test_uuid7_sorts_in_creation_order_even_within_one_millisecond() -> None:
-    ids = [ev.uuid7() for _ in range(20_000)]  # many share a millisecond
+    ids = [uuid7() for _ in range(20_000)]  # many share a millisecond
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
     assert [i.bytes for i in ids] == sorted(i.bytes for i in ids)  # PostgreSQL uuid order

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.auth import Principal
+from services.common.principal import Principal
 from services.evidence.domain.filetypes import PDF, PNG
 from services.evidence.domain.rules import (
     SPD_EVIDENCE_KINDS,

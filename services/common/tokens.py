@@ -1,63 +1,27 @@
 """Bearer tokens: JWTs (HS256) signed with `INOVASI_AUTH_SECRET`, carrying the caller's role,
-region and, for an operator, agency. Every HTTP request of every service is authenticated
-here; what a principal may see or change is decided by the `Principal` methods, so the
-tenancy rules live in one place.
-"""
+region and, for an operator, agency. `verify_token` turns a token into a `Principal`; what
+the principal may do is decided by `services.common.principal`."""
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
-from typing import Annotated, Literal, get_args
 
 import jwt
-from fastapi import Depends, HTTPException, Request, status
 
 from services.common.data.regions import load_regions
+from services.common.principal import AGENCY_ID_PATTERN, ROLES, Principal, Role
 
-Role = Literal["operator", "region_admin", "verifier", "viewer"]
-ROLES: tuple[Role, ...] = get_args(Role)
 ALGORITHM = "HS256"
 ISSUER = "inovasi"
 DEFAULT_TTL_S = 12 * 3600  # a working day; tokens are re-issued, never long-lived
 MAX_TTL_S = 31 * 24 * 3600  # a token valid longer than this is refused, however it was signed
-AGENCY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an agency's id (slug) in intake
 _AGENCY_ID = re.compile(AGENCY_ID_PATTERN)
 _SUBJECT = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII: logged and stored as is
 
 
 class TokenError(ValueError):
     """A token that is missing, malformed, badly signed, expired or incomplete."""
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    subject: str
-    role: Role
-    region: str
-    agency: str | None = None
-
-    # --- what the principal may do (tenancy) -------------------------------------------
-
-    def in_region(self, region: str) -> bool:
-        return self.region == region
-
-    def can_read_innovation(self, region: str, agency: str) -> bool:
-        """Operators see their agency's innovations; admins, verifiers and viewers their region's."""
-        if not self.in_region(region):
-            return False
-        return self.role != "operator" or self.agency == agency
-
-    def can_write_innovation(self, region: str, agency: str) -> bool:
-        return self.role == "operator" and self.in_region(region) and self.agency == agency
-
-    def can_answer_spd(self, region: str) -> bool:
-        return self.role == "region_admin" and self.in_region(region)
-
-    def can_verify(self, region: str) -> bool:
-        """A verifier decides on the evidence of the region it is assigned to."""
-        return self.role == "verifier" and self.in_region(region)
 
 
 def issue_token(
@@ -80,7 +44,7 @@ def issue_token(
     if not 0 < ttl_s <= MAX_TTL_S:
         raise TokenError(f"ttl must be between 1 second and {MAX_TTL_S // 86400} days")
     issued = int(now if now is not None else time.time())
-    claims = {
+    claims: dict[str, str | int] = {
         "iss": ISSUER,
         "sub": subject or f"{role}:{region}{':' + agency if agency else ''}",
         "role": role,
@@ -117,38 +81,7 @@ def verify_token(secret: str, token: str) -> Principal:
         raise TokenError("invalid token: malformed agency")
     if not isinstance(claims["sub"], str) or not _SUBJECT.match(claims["sub"]):
         raise TokenError("invalid token: malformed subject")
-    if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int) or claims["exp"] - claims["iat"] > MAX_TTL_S:
+    issued, expires = claims["iat"], claims["exp"]
+    if not isinstance(issued, int) or not isinstance(expires, int) or expires - issued > MAX_TTL_S:
         raise TokenError(f"invalid token: valid for longer than {MAX_TTL_S // 86400} days")
-    return Principal(subject=str(claims["sub"]), role=role, region=region, agency=agency)
-
-
-def _unauthorized(reason: str) -> HTTPException:
-    return HTTPException(
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        detail={"error": "unauthorized", "reason": reason},
-        headers={"WWW-Authenticate": 'Bearer realm="inovasi"'},
-    )
-
-
-def authenticate(request: Request) -> Principal:
-    """FastAPI dependency: the request's principal, or 401. The secret is on app.state."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("Authorization: Bearer <token> header required")
-    try:
-        return verify_token(request.app.state.auth_secret, token.strip())
-    except TokenError as exc:
-        raise _unauthorized(str(exc)) from None
-
-
-CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
-
-
-def forbidden(reason: str) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail={"error": "forbidden", "reason": reason})
-
-
-def require_role(principal: Principal, *roles: Role) -> None:
-    if principal.role not in roles:
-        raise forbidden(f"role {principal.role} may not do this (needs {' or '.join(roles)})")
+    return Principal(subject=claims["sub"], role=role, region=region, agency=agency)

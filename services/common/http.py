@@ -1,0 +1,191 @@
+"""The HTTP side every service shares: the app factory, bearer-token authentication, and the
+one translation of domain errors into HTTP answers.
+
+Every error has one shape, so a client always learns which field was wrong and why:
+
+    {"error": "invalid_request", "problems": [{"field": "body.level", "reason": "..."}]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InputInterrupted,
+    InputStalled,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+    PreconditionRequired,
+    StaleVersion,
+    TooLarge,
+    Unavailable,
+    UnsupportedContent,
+)
+from services.common.health import Check, health_router
+from services.common.logging import CorrelationIdMiddleware
+from services.common.principal import Principal, Role, require_role
+from services.common.tokens import TokenError, verify_token
+
+if TYPE_CHECKING:
+    from services.common.service import ServiceRuntime
+
+# The one mapping from domain errors to HTTP statuses (the most specific class wins).
+HTTP_STATUS: Mapping[type[DomainError], int] = {
+    InvalidInput: 422,
+    NotEligible: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    PreconditionRequired: 428,
+    StaleVersion: 412,
+    TooLarge: 413,
+    UnsupportedContent: 415,
+    InputStalled: 408,
+    InputInterrupted: 400,
+    Unavailable: 503,
+}
+
+
+def status_of(error: DomainError) -> int:
+    for cls in type(error).__mro__:
+        status = HTTP_STATUS.get(cls)  # type: ignore[call-overload]
+        if status is not None:
+            return status
+    return 400
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s is not None else None
+    return JSONResponse(error.body(), status_code=status_of(error), headers=headers)
+
+
+def _location(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": _location(err.get("loc", ())), "reason": str(err.get("msg", "invalid"))}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"error": "invalid_request", "problems": problems}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "reason": exc.detail}
+        return JSONResponse(detail, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+# --- authentication ----------------------------------------------------------------------
+
+
+class Unauthorized(StarletteHTTPException):
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            status_code=401,
+            detail={"error": "unauthorized", "reason": reason},
+            headers={"WWW-Authenticate": 'Bearer realm="inovasi"'},
+        )
+
+
+async def authenticate(request: Request) -> Principal:
+    """FastAPI dependency: the request's principal, or 401. (Async, so no thread hand-off.)"""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Authorization: Bearer <token> header required")
+    try:
+        return verify_token(request.app.state.auth_secret, token.strip())
+    except TokenError as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def with_role(*roles: Role) -> Callable[[Principal], Any]:
+    """Dependency: the principal, or 403 for other roles, before the body is even read."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        require_role(principal, *roles)
+        return principal
+
+    return check
+
+
+# --- the app -----------------------------------------------------------------------------
+
+
+async def service_dependencies(request: Request) -> Any:
+    """FastAPI dependency: the typed dependencies of the service that serves the request;
+    each service annotates it with its own type (`Annotated[IntakeDeps, Depends(...)]`)."""
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
+    return runtime.deps
+
+
+
+def create_service_app(
+    runtime: ServiceRuntime[Any],
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+) -> FastAPI:
+    """The service's ASGI app. Its routes are relative (`/v1/...`); it is mounted under
+    `/<service>` by `inovasi up` and `inovasi serve`, so URLs are the same in both."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    secret = runtime.settings.auth_secret
+    if secret is None:
+        raise RuntimeError("INOVASI_AUTH_SECRET is not set: the services refuse to start without it")
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.auth_secret = secret.get_secret_value()
+    install_error_handlers(app)
+    app.add_middleware(CorrelationIdMiddleware)
+    app.include_router(health_router(_RuntimeChecks(runtime)))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+class _RuntimeChecks(Mapping[str, Check]):
+    """The readiness checks exist only once the lifespan has opened the connections."""
+
+    def __init__(self, runtime: ServiceRuntime[Any]) -> None:
+        self._runtime = runtime
+
+    def __getitem__(self, key: str) -> Check:
+        return self._runtime.checks[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runtime.checks)
+
+    def __len__(self) -> int:
+        return len(self._runtime.checks)

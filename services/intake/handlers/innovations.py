@@ -1,0 +1,284 @@
+"""Innovation profiles and their SID answers: create, read, list, edit, submit, withdraw.
+
+Each write runs in one transaction that stores the new state and enqueues its event
+(outbox), then wakes the relay after commit: a success means both are committed. Every
+refusal is raised before anything is written, so a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.common.errors import Conflict, Forbidden, InvalidInput
+from services.common.events import (
+    InnovationCreated,
+    InnovationState,
+    InnovationSubmitted,
+    InnovationUpdated,
+    InnovationWithdrawn,
+)
+from services.common.ids import uuid7
+from services.common.logging import get_logger
+from services.common.outbox import enqueue
+from services.common.principal import Principal
+from services.intake.adapters import store
+from services.intake.adapters.store import StoredResponse
+from services.intake.dependencies import IntakeDeps
+from services.intake.domain.commands import (
+    ChangeStatus,
+    CreateInnovation,
+    InnovationRef,
+    ListInnovations,
+    SetSidAnswer,
+    UpdateProfile,
+)
+from services.intake.domain.eligibility import SUBMISSION_WINDOW, check_eligibility
+from services.intake.domain.innovation import Innovation, TransitionError, new_innovation
+from services.intake.handlers.shared import (
+    CycleContext,
+    check_version,
+    load_cycle,
+    looks_like_innovation_id,
+    not_eligible,
+    readable,
+    window_closed,
+    writable,
+)
+from services.intake.views import InnovationPage, InnovationView, innovation_view
+
+log = get_logger(__name__)
+
+InnovationEvent = InnovationCreated | InnovationUpdated | InnovationSubmitted | InnovationWithdrawn
+
+
+def _view(innovation: Innovation, context: CycleContext, now: datetime) -> InnovationView:
+    failures = check_eligibility(innovation.profile, innovation.answers, context.cycle, context.mandatory_sid, now)
+    return innovation_view(innovation, failures)
+
+
+def _event(event_class: type[InnovationEvent], innovation: Innovation) -> InnovationEvent:
+    return event_class(
+        cycle=innovation.cycle,
+        region=innovation.region,
+        subject=innovation.id,
+        version=innovation.version,
+        data=InnovationState(
+            id=innovation.id,
+            agency_id=innovation.agency_id,
+            name=innovation.profile.name,
+            status=innovation.status,
+            urusan_utama=innovation.profile.urusan_utama,
+            urusan_lain=list(innovation.profile.urusan_lain),
+            answers=dict(innovation.answers),
+        ),
+    )
+
+
+# --- create --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    """A created innovation; `replayed` when an earlier request with the same
+    Idempotency-Key created it (and this is its answer again)."""
+
+    innovation: InnovationView
+    replayed: bool
+
+
+class _LostIdempotencyRace(Exception):
+    """A concurrent request with the same Idempotency-Key committed first."""
+
+
+def _replay(stored: StoredResponse | None, request_hash: str) -> Created:
+    if stored is None:  # the winner's row is gone (purged): cannot happen within a request
+        raise RuntimeError("an Idempotency-Key race was lost to a request that left no response")
+    if stored.request_hash != request_hash:
+        raise InvalidInput.at(
+            "header.Idempotency-Key",
+            "this key was already used with a different request body; use a new key for a new innovation",
+        )
+    return Created(InnovationView.model_validate(stored.response), replayed=True)
+
+
+async def create_innovation(deps: IntakeDeps, principal: Principal, command: CreateInnovation) -> Created:
+    if principal.role != "operator" or principal.agency is None:
+        raise Forbidden("only an operator creates innovations")
+    agency = principal.agency
+    scope = f"create-innovation:{command.cycle}:{principal.region}:{agency}:{principal.subject}"
+    key = command.idempotency_key
+    now = deps.clock()
+    try:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            context = await load_cycle(conn, command.cycle)
+            if key is not None and (stored := await store.find_idempotent(conn, scope, key)) is not None:
+                return _replay(stored, command.request_hash)
+            if not await store.agency_exists(conn, principal.region, agency):
+                raise Forbidden(
+                    f"agency {agency!r} is not registered in region {principal.region}; "
+                    f"its region admin registers it at POST /v1/regions/{principal.region}/agencies"
+                )
+            if not context.cycle.window_open(now):
+                raise window_closed(context.cycle, now)
+            innovation = new_innovation(str(uuid7()), command.cycle, principal.region, agency, command.profile)
+            saved = await store.insert_innovation(conn, innovation, principal.subject)
+            await enqueue(conn, _event(InnovationCreated, saved))
+            view = _view(saved, context, now)
+            if key is not None and not await store.remember_idempotent(
+                conn, scope, key, command.request_hash, 201, view.model_dump(mode="json")
+            ):
+                raise _LostIdempotencyRace
+    except _LostIdempotencyRace:  # rolled back: answer as the winner did
+        async with deps.pool.acquire() as conn:
+            return _replay(await store.find_idempotent(conn, scope, key or ""), command.request_hash)
+    deps.wake_relay()
+    log.info("innovation created", innovation=saved.id, agency=saved.agency_id)
+    return Created(view, replayed=False)
+
+
+# --- read ----------------------------------------------------------------------------------
+
+
+async def get_innovation(deps: IntakeDeps, principal: Principal, ref: InnovationRef) -> InnovationView:
+    async with deps.pool.acquire() as conn:
+        context = await load_cycle(conn, ref.cycle)
+        found = (
+            await store.get_innovation(conn, ref.cycle, ref.innovation_id)
+            if looks_like_innovation_id(ref.innovation_id) else None
+        )
+        innovation = readable(principal, found, ref.innovation_id)
+    return _view(innovation, context, deps.clock())
+
+
+async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListInnovations) -> InnovationPage:
+    """The caller's region; an operator sees only its agency's innovations."""
+    agency = query.agency
+    if principal.role == "operator":
+        if agency is not None and agency != principal.agency:
+            raise Forbidden("an operator sees only its own agency's innovations")
+        agency = principal.agency
+    now = deps.clock()
+    async with deps.pool.acquire() as conn:
+        context = await load_cycle(conn, query.cycle)
+        items = await store.list_innovations(
+            conn, query.cycle, principal.region,
+            agency=agency, statuses=query.statuses, after=query.after, limit=query.limit,
+        )
+    return InnovationPage(
+        cycle=query.cycle,
+        region=principal.region,
+        items=[_view(i, context, now) for i in items],
+        next_after=items[-1].id if len(items) == query.limit else None,
+    )
+
+
+# --- changes -------------------------------------------------------------------------------
+
+Change = Callable[[Innovation, CycleContext, datetime], "Innovation | None"]
+
+
+async def _change(
+    deps: IntakeDeps,
+    principal: Principal,
+    ref: InnovationRef,
+    expected_version: int | None,
+    change: Change,
+    event_class: type[InnovationEvent],
+    *,
+    before: Callable[[CycleContext], None] | None = None,
+) -> InnovationView:
+    now = deps.clock()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        context = await load_cycle(conn, ref.cycle)
+        if before is not None:
+            before(context)
+        current = writable(principal, await _locked(conn, ref), ref.innovation_id)
+        check_version(expected_version, current.version)
+        changed = change(current, context, now)
+        if changed is None:  # same as stored: no new version, no event
+            return _view(current, context, now)
+        saved = await store.save_innovation(conn, changed)
+        await enqueue(conn, _event(event_class, saved))
+    deps.wake_relay()
+    log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
+    return _view(saved, context, now)
+
+
+async def _locked(conn: asyncpg.Connection, ref: InnovationRef) -> Innovation | None:
+    if not looks_like_innovation_id(ref.innovation_id):
+        return None
+    return await store.get_innovation(conn, ref.cycle, ref.innovation_id, lock=True)
+
+
+def _edit(apply: Callable[[Innovation], Innovation | None]) -> Change:
+    """An edit of profile or answers. Allowed in any status while the window is open; a
+    submitted innovation stays submitted, so the edit must keep it eligible."""
+
+    def change(current: Innovation, context: CycleContext, now: datetime) -> Innovation | None:
+        if not context.cycle.window_open(now):
+            raise window_closed(context.cycle, now)
+        changed = apply(current)
+        if changed is not None and changed.status == "submitted":
+            failures = [
+                f for f in check_eligibility(changed.profile, changed.answers, context.cycle, context.mandatory_sid, now)
+                if f.rule != SUBMISSION_WINDOW
+            ]
+            if failures:
+                raise not_eligible(
+                    failures, "a submitted innovation must stay eligible; withdraw it first to make this change"
+                )
+        return changed
+
+    return change
+
+
+async def update_profile(deps: IntakeDeps, principal: Principal, command: UpdateProfile) -> InnovationView:
+    edit = _edit(lambda current: current.with_profile(command.profile))
+    return await _change(deps, principal, command.innovation, command.expected_version, edit, InnovationUpdated)
+
+
+async def set_sid_answer(deps: IntakeDeps, principal: Principal, command: SetSidAnswer) -> InnovationView:
+    def known_sid_indicator(context: CycleContext) -> None:
+        # An unknown or SPD indicator is refused before anything else about the innovation.
+        context.indicator(command.indicator, "sid")
+
+    edit = _edit(lambda current: current.with_answer(command.indicator, command.level))
+    return await _change(
+        deps, principal, command.innovation, command.expected_version, edit, InnovationUpdated,
+        before=known_sid_indicator,
+    )
+
+
+def _submit(current: Innovation, context: CycleContext, now: datetime) -> Innovation:
+    try:
+        submitted = current.submit()
+    except TransitionError as exc:
+        raise Conflict.at("status", str(exc)) from None
+    failures = check_eligibility(current.profile, current.answers, context.cycle, context.mandatory_sid, now)
+    if failures:
+        rules = sorted({f.rule for f in failures})
+        raise not_eligible(failures, f"the innovation is not eligible; failed rules: {', '.join(rules)}")
+    return submitted
+
+
+def _withdraw(current: Innovation, context: CycleContext, now: datetime) -> Innovation:
+    if not context.cycle.window_open(now):
+        raise window_closed(context.cycle, now)
+    try:
+        return current.withdraw()
+    except TransitionError as exc:
+        raise Conflict.at("status", str(exc)) from None
+
+
+async def submit_innovation(deps: IntakeDeps, principal: Principal, command: ChangeStatus) -> InnovationView:
+    return await _change(deps, principal, command.innovation, command.expected_version, _submit, InnovationSubmitted)
+
+
+async def withdraw_innovation(deps: IntakeDeps, principal: Principal, command: ChangeStatus) -> InnovationView:
+    return await _change(
+        deps, principal, command.innovation, command.expected_version, _withdraw, InnovationWithdrawn
+    )
