@@ -20,7 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.common.auth import ROLES, TokenError, issue_token
+from services.common.principal import ROLES
+from services.common.tokens import TokenError, issue_token
 from services.common.settings import Settings
 from services.scoring.entrypoints import cli as scoring_cli
 
@@ -170,7 +171,10 @@ def _auth_secret_for_up() -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from services.common.embedded import EmbeddedServers
+    try:
+        from devtools.embedded import EmbeddedServers
+    except ImportError as exc:
+        return _fail("up", f"needs the development tools of a source checkout (devtools/), not importable here: {exc}")
     from services.common.logging import configure_logging
     from services.platform import create_platform_app
 
@@ -196,7 +200,10 @@ def _up(args: argparse.Namespace) -> int:
         print(f'  curl -H "Authorization: Bearer $TOKEN" {url}/scoring/v1/cycles/2026/regions/{args.region}/score\n',
               file=sys.stderr)
         if args.demo:
-            from services.demo import attach_demo
+            try:
+                from devtools.demo import attach_demo
+            except ImportError as exc:
+                return _fail("up", f"--demo needs the development tools of a source checkout (devtools/): {exc}")
 
             attach_demo(app, base_url=url, secret=secret, region=args.region)
         _uvicorn(app, args.host, args.port, settings.log_level)

@@ -53,7 +53,7 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
     async def readyz(_request: Request) -> JSONResponse:
         results = {}
         for name, sub in apps.items():
-            checks = dict(sub.state.checks)
+            checks = dict(sub.state.runtime.checks)
             errors = await asyncio.gather(*(run_check(c, CHECK_TIMEOUT_S) for c in checks.values()))
             results[name] = {check: error or "ok" for check, error in zip(checks, errors, strict=True)}
         ready = all(v == "ok" for service in results.values() for v in service.values())

@@ -81,8 +81,12 @@ class Forbidden(DomainError):
 
     default_code = "forbidden"
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason=reason)
+    def __init__(self, reason: str | None = None, *, problems: Iterable[Problem] = (), **kwargs: Any) -> None:
+        super().__init__(problems, reason=reason, **kwargs)
+
+    @classmethod
+    def at(cls, field: str, reason: str, **kwargs: Any) -> Self:
+        return cls(problems=[Problem(field, reason)], **kwargs)
 
 
 class Conflict(DomainError):

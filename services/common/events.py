@@ -36,6 +36,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.common.data.regions import RegionType
 from services.common.ids import current_correlation_id, uuid7
 
 def _utcnow() -> datetime:
@@ -285,7 +286,6 @@ class EvidenceRejected(_EvidenceEvent):
 
 Figure = Literal["claimed", "provisional", "validated"]
 FIGURES: tuple[Figure, ...] = ("claimed", "provisional", "validated")
-RegionType = Literal["provinsi", "kabupaten", "kota"]
 
 
 class Rank(_Model):

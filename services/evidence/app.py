@@ -3,15 +3,20 @@ object store (bucket ensured at start, checked by /readyz) and the HTTP API."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
 from fastapi import FastAPI
 
 from services.common.health import Check
+from services.common.http import create_service_app
 from services.common.logging import get_logger
-from services.common.service import ServiceRuntime, create_service_app
+from services.common.service import Connections, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.evidence.adapters.object_store import ObjectStore, ObjectStoreSettings
+from services.evidence.dependencies import EvidenceDeps
 from services.evidence.entrypoints import consumer, http
-from services.evidence.handlers import OBJECT_STORE, object_store_of, settings_of
 from services.evidence.settings import EvidenceSettings, evidence_settings
 
 SERVICE = "evidence"
@@ -31,44 +36,43 @@ def object_store_settings(settings: EvidenceSettings) -> ObjectStoreSettings:
     )
 
 
-async def open_object_store(runtime: ServiceRuntime) -> None:
-    store = ObjectStore(object_store_settings(settings_of(runtime)))
-    runtime.state[OBJECT_STORE] = store
+@asynccontextmanager
+async def dependencies(connections: Connections[EvidenceSettings]) -> AsyncIterator[EvidenceDeps]:
+    objects = ObjectStore(object_store_settings(connections.settings))
     try:
-        await store.ensure_bucket()
+        await objects.ensure_bucket()
     except Exception as exc:
         # Start anyway: /readyz reports S3 until it answers, and uploads get a 503 meanwhile.
         log.warning("object storage unavailable at start; bucket not ensured", error=repr(exc))
+    try:
+        yield EvidenceDeps(
+            settings=connections.settings, pool=connections.pool, objects=objects, wake_relay=connections.wake_relay
+        )
+    finally:
+        await objects.aclose()
 
 
-async def close_object_store(runtime: ServiceRuntime) -> None:
-    store = runtime.state.pop(OBJECT_STORE, None)
-    if store is not None:
-        await store.aclose()
+def checks(deps: EvidenceDeps) -> Mapping[str, Check]:
+    async def s3() -> None:
+        if not await deps.objects.ping():
+            await deps.objects.ensure_bucket()  # storage came up after us: create the bucket now
+            if not await deps.objects.ping():
+                raise RuntimeError(f"bucket {deps.objects.bucket!r} is not reachable")
+
+    return {"s3": s3}
 
 
-def s3_check(runtime: ServiceRuntime) -> Check:
-    async def check() -> None:
-        store = object_store_of(runtime)
-        if not await store.ping():
-            await store.ensure_bucket()  # storage came up after us: create the bucket now
-            if not await store.ping():
-                raise RuntimeError(f"bucket {store.bucket!r} is not reachable")
-
-    return check
-
-
-def create_runtime(settings: Settings | None = None, *, consume: bool = True) -> ServiceRuntime:
-    return ServiceRuntime(
-        settings=evidence_settings(settings),
-        name=SERVICE,
-        migrations="services.evidence.migrations",
-        subscribe=consumer.subscribe if consume else None,
-        on_start=(open_object_store,),
-        on_stop=(close_object_store,),
-    )
+SPEC: ServiceSpec[EvidenceSettings, EvidenceDeps] = ServiceSpec(
+    name=SERVICE,
+    migrations="services.evidence.migrations",
+    dependencies=dependencies,
+    subscribe=consumer.subscribe,
+    checks=checks,
+)
 
 
 def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
-    runtime = create_runtime(settings, consume=consume)
-    return create_service_app(runtime, [http.router], title="inovasi evidence", extra_checks={"s3": s3_check})
+    """`consume=False`: the API only, without the projection consumer (tests feed it)."""
+    spec = SPEC if consume else replace(SPEC, subscribe=None)
+    runtime = ServiceRuntime(spec, evidence_settings(settings))
+    return create_service_app(runtime, [http.router], title="inovasi evidence")

@@ -1,34 +1,52 @@
-"""Builds the notify service from settings: the subscriptions API, the consumers of
-score updates and evidence rejections, and the webhook delivery worker."""
+"""Builds the notify service from settings: the subscriptions API, the consumers of score
+updates and evidence rejections, and the webhook delivery worker."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
 from fastapi import FastAPI
 
-from services.common.service import ServiceRuntime, create_service_app
+from services.common.http import create_service_app
+from services.common.service import Connections, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
-from services.notify.entrypoints import consumer, delivery_worker, http
-from services.notify.settings import notify_settings
+from services.notify.dependencies import NotifyDeps
+from services.notify.entrypoints import consumer, http
+from services.notify.entrypoints.delivery_worker import DeliveryWorker
+from services.notify.settings import NotifySettings, notify_settings
 
 SERVICE = "notify"
 
 
-def create_runtime(settings: Settings | None = None, *, consume: bool = True, deliver: bool | None = None) -> ServiceRuntime:
+@asynccontextmanager
+async def dependencies(connections: Connections[NotifySettings]) -> AsyncIterator[NotifyDeps]:
+    """Notify's dependencies; the delivery worker runs alongside when the settings say so."""
+    settings = connections.settings
+    worker = DeliveryWorker(connections.pool, settings, schema=connections.schema) if settings.notify_deliver else None
+    if worker is not None:
+        await worker.start()
+    try:
+        yield NotifyDeps(settings=settings, pool=connections.pool)
+    finally:
+        if worker is not None:
+            await worker.stop()
+
+
+SPEC: ServiceSpec[NotifySettings, NotifyDeps] = ServiceSpec(
+    name=SERVICE,
+    migrations="services.notify.migrations",
+    dependencies=dependencies,
+    subscribe=consumer.subscribe,
+    publishes=False,  # notify publishes no events (yet): no outbox relay to run
+)
+
+
+def create_app(settings: Settings | None = None, *, consume: bool = True, deliver: bool | None = None) -> FastAPI:
     """`deliver` overrides settings.notify_deliver (whether this process sends webhooks)."""
     resolved = notify_settings(settings)
     if deliver is not None:
         resolved = resolved.model_copy(update={"notify_deliver": deliver})
-    return ServiceRuntime(
-        settings=resolved,
-        name=SERVICE,
-        migrations="services.notify.migrations",
-        subscribe=consumer.subscribe if consume else None,
-        publishes=False,  # notify publishes no events (yet): no outbox relay to run
-        on_start=[delivery_worker.start_worker],
-        on_stop=[delivery_worker.stop_worker],
-    )
-
-
-def create_app(settings: Settings | None = None, *, consume: bool = True, deliver: bool | None = None) -> FastAPI:
-    runtime = create_runtime(settings, consume=consume, deliver=deliver)
-    return create_service_app(runtime, [http.router], title="inovasi notify")
+    spec = SPEC if consume else replace(SPEC, subscribe=None)
+    return create_service_app(ServiceRuntime(spec, resolved), [http.router], title="inovasi notify")

@@ -1,8 +1,10 @@
-"""Notify's handlers: one per event consumed and per command.
+"""Notify's use cases: one per event consumed, per command and query, and one delivery
+attempt.
 
 Events run inside the consumer's transaction (after the inbox check): they only INSERT
 pending deliveries, so the alert commits with the inbox row — a crash never loses it and
-a redelivered event never creates a second one. Sending is the delivery worker's job.
+a redelivered event never creates a second one. Sending is the delivery worker's job: it
+claims due deliveries and calls `attempt_delivery` for each.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from uuid import UUID
 import asyncpg
 
 from services.common.data.regions import load_regions
-from services.common.events import Envelope, EvidenceRejected, ScoreUpdated, uuid7
+from services.common.errors import Conflict, InvalidInput, NotFound
+from services.common.events import Envelope, EvidenceRejected, ScoreUpdated
+from services.common.ids import uuid7
 from services.common.logging import get_logger
+from services.common.principal import Principal, require_role
 from services.notify.adapters import store
 from services.notify.adapters.store import ClaimedDelivery
 from services.notify.adapters.webhook_sender import WebhookSender
+from services.notify.dependencies import NotifyDeps
+from services.notify.domain.commands import CreateSubscription, DeliveriesQuery
 from services.notify.domain.retry import AttemptResult, Outcome, outcome_of, retry_delay
 from services.notify.domain.rules import (
     Notification,
@@ -29,14 +36,15 @@ from services.notify.domain.rules import (
     notifications_for_score,
     webhook_body,
 )
-from services.notify.domain.subscriptions import (
-    RuleViolation,
-    Scope,
-    allowed_scope,
-    check_webhook_target,
-    matching_scopes,
-)
+from services.notify.domain.subscriptions import allowed_scope, check_webhook_target, matching_scopes
 from services.notify.metrics import DELIVERIES_QUEUED, WEBHOOK_ATTEMPTS, WEBHOOK_SECONDS
+from services.notify.views import (
+    CreatedSubscription,
+    DeliveryPage,
+    SubscriptionList,
+    delivery_view,
+    subscription_view,
+)
 
 log = get_logger(__name__)
 
@@ -65,7 +73,8 @@ async def _enqueue(conn: asyncpg.Connection, event: Envelope, notifications: Seq
 
 
 async def handle_score_updated(event: Envelope, conn: asyncpg.Connection) -> None:
-    assert isinstance(event, ScoreUpdated)
+    if not isinstance(event, ScoreUpdated):  # subscribed to score.updated only
+        raise TypeError(f"handle_score_updated got {event.type}")
     seen = await store.seen_score_for_update(conn, event.cycle, event.region)
     notifications = notifications_for_score(event, seen)
     if not notifications:
@@ -77,7 +86,8 @@ async def handle_score_updated(event: Envelope, conn: asyncpg.Connection) -> Non
 
 
 async def handle_evidence_rejected(event: Envelope, conn: asyncpg.Connection) -> None:
-    assert isinstance(event, EvidenceRejected)
+    if not isinstance(event, EvidenceRejected):  # subscribed to evidence.rejected only
+        raise TypeError(f"handle_evidence_rejected got {event.type}")
     created = await _enqueue(conn, event, notifications_for_rejection(event))
     log.info("deliveries queued", kinds=["evidence.rejected"], deliveries=created)
 
@@ -85,54 +95,67 @@ async def handle_evidence_rejected(event: Envelope, conn: asyncpg.Connection) ->
 # --- commands ----------------------------------------------------------------------------
 
 
-class SubscriptionLimitReached(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class CreatedSubscription:
-    record: asyncpg.Record
-    secret: str
-
-
 def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-async def create_subscription(
-    conn: asyncpg.Connection,
-    *,
-    caller_region: str,
-    caller: str,
-    url: str,
-    scope: Scope,
-    kinds: Sequence[str],
-    limit: int,
-    allow_private_targets: bool = False,
-) -> CreatedSubscription:
-    """Raises RuleViolation (URL not public unless `allow_private_targets`, scope not the
-    caller's) or SubscriptionLimitReached."""
-    if not allow_private_targets:
+async def create_subscription(deps: NotifyDeps, principal: Principal, command: CreateSubscription) -> CreatedSubscription:
+    """Subscribe a URL to kinds of alerts of the caller's region (or, for a provinsi's admin,
+    its province). The URL must be public unless the settings allow private targets; a region
+    has at most `notify_max_subscriptions_per_region`."""
+    require_role(principal, "region_admin")
+    settings = deps.settings
+    if not settings.notify_allow_private_targets:
         try:
-            check_webhook_target(url)
+            check_webhook_target(command.url)
         except ValueError as exc:
-            raise RuleViolation("body.url", str(exc)) from None
-    allowed_scope(caller_region, scope, load_regions())
-    async with conn.transaction():
-        await store.lock_owner(conn, caller_region)
-        if await store.count_active(conn, caller_region) >= limit:
-            raise SubscriptionLimitReached(f"region {caller_region} already has {limit} subscriptions")
+            raise InvalidInput.at("body.url", str(exc)) from None
+    allowed_scope(principal.region, command.scope, load_regions())
+    limit = settings.notify_max_subscriptions_per_region
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await store.lock_owner(conn, principal.region)
+        if await store.count_active(conn, principal.region) >= limit:
+            raise Conflict.at(
+                "body", f"region {principal.region} already has {limit} subscriptions", code="limit_reached"
+            )
         secret = new_secret()
         record = await store.insert_subscription(
-            conn, id=uuid7(), owner_region=caller_region, url=url, scope=scope,
-            kinds=dedupe_kinds(kinds), secret=secret, created_by=caller,
+            conn, id=uuid7(), owner_region=principal.region, url=command.url, scope=command.scope,
+            kinds=dedupe_kinds(command.kinds), secret=secret, created_by=principal.subject,
         )
-    return CreatedSubscription(record, secret)
+    return CreatedSubscription(**subscription_view(record).model_dump(), secret=secret)
 
 
-async def delete_subscription(conn: asyncpg.Connection, *, caller_region: str, id: UUID) -> bool:
-    async with conn.transaction():
-        return await store.delete_subscription(conn, caller_region, id)
+async def list_subscriptions(deps: NotifyDeps, principal: Principal) -> SubscriptionList:
+    require_role(principal, "region_admin")
+    async with deps.pool.acquire() as conn:
+        records = await store.active_subscriptions(conn, principal.region)
+    return SubscriptionList(subscriptions=[subscription_view(r) for r in records])
+
+
+async def delete_subscription(deps: NotifyDeps, principal: Principal, subscription_id: UUID) -> None:
+    """Stop sending to it; its pending deliveries are cancelled, its log is kept."""
+    require_role(principal, "region_admin")
+    async with deps.pool.acquire() as conn, conn.transaction():
+        if not await store.delete_subscription(conn, principal.region, subscription_id):
+            raise NotFound.named(f"subscription {subscription_id}")
+
+
+async def list_deliveries(deps: NotifyDeps, principal: Principal, query: DeliveriesQuery) -> DeliveryPage:
+    """The delivery log, newest first: what was sent (the body), to which subscription,
+    every attempt with its time, HTTP status or error, and the outcome."""
+    require_role(principal, "region_admin")
+    async with deps.pool.acquire() as conn:
+        if query.subscription is not None and await store.subscription_of(conn, principal.region, query.subscription) is None:
+            raise NotFound.named(f"subscription {query.subscription}")
+        records = await store.list_deliveries(
+            conn, principal.region, subscription_id=query.subscription, status=query.status,
+            limit=query.limit, before=query.before,
+        )
+    return DeliveryPage(
+        deliveries=[delivery_view(r) for r in records],
+        next_before=records[-1].id if len(records) == query.limit else None,
+    )
 
 
 # --- delivery ----------------------------------------------------------------------------

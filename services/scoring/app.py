@@ -1,25 +1,42 @@
-"""Builds the scoring service from settings."""
+"""Builds the scoring service from settings: its schema, the consumer that keeps every
+region's score, and the score API with the live feed."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
 from fastapi import FastAPI
 
-from services.common.service import ServiceRuntime, create_service_app
+from services.common.events import SCORING_STREAM
+from services.common.http import create_service_app
+from services.common.service import Connections, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
+from services.scoring.dependencies import ScoringDeps
 from services.scoring.entrypoints import consumer, http
 
 SERVICE = "scoring"
 
 
-def create_runtime(settings: Settings, *, consume: bool = True) -> ServiceRuntime:
-    return ServiceRuntime(
-        settings=settings,
-        name=SERVICE,
-        migrations="services.scoring.migrations",
-        subscribe=consumer.subscribe if consume else None,
+@asynccontextmanager
+async def dependencies(connections: Connections[Settings]) -> AsyncIterator[ScoringDeps]:
+    yield ScoringDeps(
+        pool=connections.pool,
+        redis=connections.redis,
+        scoring_stream=connections.settings.stream(SCORING_STREAM),
     )
 
 
+SPEC = ServiceSpec(
+    name=SERVICE,
+    migrations="services.scoring.migrations",
+    dependencies=dependencies,
+    subscribe=consumer.subscribe,
+)
+
+
 def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
-    runtime = create_runtime(settings or Settings(), consume=consume)
-    return create_service_app(runtime, [http.router], title="inovasi scoring")
+    """`consume=False`: the API only, without the consumer (tests feed the state)."""
+    spec = SPEC if consume else replace(SPEC, subscribe=None)
+    return create_service_app(ServiceRuntime(spec, settings or Settings()), [http.router], title="inovasi scoring")

@@ -61,7 +61,7 @@ async def test_up_serves_all_four_services_and_stops_cleanly(tmp_path):
         assert f"http://127.0.0.1:{port}" in err
         assert re.search(r"s3\s+embedded", err)
         # The printed token is a viewer token signed with the kept secret.
-        from services.common.auth import verify_token
+        from services.common.tokens import verify_token
 
         assert verify_token(secret, token).role == "viewer"
     finally:

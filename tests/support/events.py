@@ -3,10 +3,12 @@ envelope fields; `data=` overrides fields of the data model."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.common import events as ev
+from services.common.data.regions import load_regions
 
 REGION = "62.10"  # Kabupaten Gunung Mas
 CYCLE = 2026
@@ -87,19 +89,24 @@ def evidence(
 
 def _figure(iid: str) -> ev.ScoreFigure:
     return ev.ScoreFigure(
-        iid=Decimal(iid), category="inovatif", innovations_counted=14,
-        spd=Decimal("40.00"), sid_average=Decimal("62.30"), sji=Decimal("5.32"),
-        total=Decimal("107.62"),
+        iid=Decimal(iid), category="inovatif", innovations_counted=14, basic_services_covered=6,
+        spd=Decimal("40.0000"), sid_average=Decimal("62.3000"), sji=Decimal("5.3200"),
+        total=Decimal("107.6200"),
         ranks=ev.FigureRanks(type=ev.Rank(position=120, of=415), province=ev.Rank(position=3, of=13)),
     )
 
 
 def score_updated(caused_by: ev.Envelope | None = None, **kw: Any) -> ev.ScoreUpdated:
     region = kw.get("region", REGION)
+    info = load_regions()[region]
     cause = caused_by or innovation()
+    envelope = _envelope(region, kw)
     data = ev.RegionScore(
-        methodology="iid-2026", claimed=_figure("47.04"), provisional=_figure("43.05"),
-        validated=_figure("40.01"), caused_by=cause.event_id,
+        cycle=envelope["cycle"], region=region, name=info.name, type=info.type,
+        province=None if info.type == "provinsi" else info.province_code,
+        methodology="iid-2026", version=envelope["version"], caused_by=cause.event_id, cause_type=cause.type,
+        computed_at=datetime.now(UTC),
+        claimed=_figure("47.04"), provisional=_figure("43.05"), validated=_figure("40.01"),
     )
     kw.setdefault("causation_id", str(cause.event_id))
     kw.setdefault("correlation_id", cause.correlation_id)

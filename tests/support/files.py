@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.demo import minimal_pdf as _pdf
-from services.demo import small_png
+from devtools.demo import minimal_pdf as _pdf
+from devtools.demo import small_png
 
 
 def minimal_pdf(text: str = "Surat Keputusan") -> bytes:

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from services.common.events import EvidenceItem, InnovationState
+from services.common.events import EvidenceItem, EvidenceKind, EvidenceState, InnovationState
+from services.evidence.domain.rules import Decision
 
 _COLUMNS = """id, cycle, region, innovation_id, agency_id, indicator, kind, content_type, size,
               sha256, object_key, link, uploaded_by, uploaded_at, state, reason, decided_by,
@@ -33,7 +34,7 @@ class EvidenceRecord:
     innovation_id: str | None
     agency_id: str | None
     indicator: str
-    kind: str
+    kind: EvidenceKind
     content_type: str | None
     size: int | None
     sha256: str | None
@@ -41,7 +42,7 @@ class EvidenceRecord:
     link: str | None
     uploaded_by: str
     uploaded_at: datetime
-    state: str
+    state: EvidenceState
     reason: str | None
     decided_by: str | None
     decided_at: datetime | None
@@ -53,16 +54,27 @@ class EvidenceRecord:
             evidence_id=self.id,
             innovation_id=self.innovation_id,
             indicator=self.indicator,
-            state=self.state,  # type: ignore[arg-type]
+            state=self.state,
             reason=self.reason,
-            kind=self.kind,  # type: ignore[arg-type]
+            kind=self.kind,
             sha256=self.sha256,
             size=self.size,
             content_type=self.content_type,
         )
 
 
-def _record(row: asyncpg.Record) -> EvidenceRecord:
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    version: int
+    state: Decision
+    reason: str | None
+    decided_by: str
+    decided_at: datetime
+
+
+def _record(row: asyncpg.Record | None) -> EvidenceRecord:
+    if row is None:  # INSERT/UPDATE … RETURNING of a row that exists always returns it
+        raise RuntimeError("evidence row expected")
     return EvidenceRecord(**dict(row))
 
 
@@ -105,7 +117,7 @@ async def insert_evidence(
     innovation_id: str | None,
     agency_id: str | None,
     indicator: str,
-    kind: str,
+    kind: EvidenceKind,
     content_type: str | None,
     size: int | None,
     sha256: str | None,
@@ -150,12 +162,13 @@ async def record_decision(
     return record
 
 
-async def decisions(conn: asyncpg.Connection, evidence_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def decisions(conn: asyncpg.Connection, evidence_id: str) -> list[DecisionRecord]:
+    rows = await conn.fetch(
         """SELECT version, state, reason, decided_by, decided_at FROM decisions
            WHERE evidence_id = $1 ORDER BY version""",
         evidence_id,
     )
+    return [DecisionRecord(**dict(row)) for row in rows]
 
 
 async def list_evidence(

@@ -40,7 +40,7 @@ import certifi
 import urllib3
 from minio import Minio
 from minio.commonconfig import REPLACE, CopySource
-from minio.error import S3Error
+from minio.error import MinioException, S3Error
 
 MiB = 1024 * 1024
 # S3's minimum part size, and the most memory one part buffer takes. Larger parts mean
@@ -54,6 +54,8 @@ _SHA256_HEADER = f"x-amz-meta-{SHA256_METADATA}"
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"})
 
 T = TypeVar("T")
+# What a call to storage raises when storage itself fails (unreachable, timing out, erring).
+STORAGE_ERRORS: tuple[type[Exception], ...] = (MinioException, urllib3.exceptions.HTTPError, OSError)
 
 
 class ObjectStoreError(Exception):

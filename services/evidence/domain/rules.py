@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-from services.common.auth import Principal
+from services.common.errors import InvalidInput
 from services.common.methodology.catalogue import (
     METHODOLOGY_IDS,
     CatalogueError,
     load_methodology,
     methodology_for_cycle,
 )
+from services.common.principal import Principal
 from services.evidence.domain.filetypes import FileType, describe_kinds
 
 SPD_EVIDENCE_KINDS: tuple[str, ...] = ("pdf", "image")
@@ -41,15 +42,6 @@ _SPECIFIC_CONTENT_TYPES = {
 }
 
 Decision = Literal["accepted", "rejected"]
-
-
-class RuleViolation(ValueError):
-    """Input that breaks a rule; `field` names where (`query.indicator`, `body.reason`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,46 +72,46 @@ def resolve_target(
     *,
     regions: Container[str],
 ) -> Target:
-    """Check that the query names one answer consistently; RuleViolation otherwise."""
+    """Check that the query names one answer consistently; InvalidInput otherwise."""
     try:
         methodology = methodology_for_cycle(cycle)
     except CatalogueError:
         cycles = ", ".join(str(c) for c in known_cycles())
-        raise RuleViolation("query.cycle", f"no assessment cycle {cycle}; known cycles: {cycles}") from None
+        raise InvalidInput.at("query.cycle", f"no assessment cycle {cycle}; known cycles: {cycles}") from None
     found = methodology.indicator_by_code.get(indicator)
     if found is None:
-        raise RuleViolation(
+        raise InvalidInput.at(
             "query.indicator",
             f"unknown indicator {indicator!r} in methodology {methodology.id} "
             "(SPD indicators look like spd-01, SID indicators like sid-16)",
         )
     if innovation is not None and region is not None:
-        raise RuleViolation(
+        raise InvalidInput.at(
             "query.region" if found.aspect == "sid" else "query.innovation",
             "give innovation= (for a SID indicator) or region= (for an SPD indicator), not both",
         )
     if found.aspect == "spd":
         if innovation is not None:
-            raise RuleViolation(
+            raise InvalidInput.at(
                 "query.innovation",
                 f"{indicator} is an SPD indicator, answered once per region: "
                 "use region=<code> instead of innovation=",
             )
         if region is None:
-            raise RuleViolation("query.region", f"{indicator} is an SPD indicator: region=<code> is required")
+            raise InvalidInput.at("query.region", f"{indicator} is an SPD indicator: region=<code> is required")
         if region not in regions:
-            raise RuleViolation("query.region", f"unknown region {region!r} (a Kemendagri code such as 62.10)")
+            raise InvalidInput.at("query.region", f"unknown region {region!r} (a Kemendagri code such as 62.10)")
         return Target(cycle, indicator, SPD_EVIDENCE_KINDS, None, region)
     if region is not None:
-        raise RuleViolation(
+        raise InvalidInput.at(
             "query.region",
             f"{indicator} is a SID indicator, answered per innovation: "
             "use innovation=<id> instead of region=",
         )
     if innovation is None:
-        raise RuleViolation("query.innovation", f"{indicator} is a SID indicator: innovation=<id> is required")
+        raise InvalidInput.at("query.innovation", f"{indicator} is a SID indicator: innovation=<id> is required")
     if not _INNOVATION_ID.match(innovation):
-        raise RuleViolation("query.innovation", "not an innovation id (1-100 letters, digits, '.', '_', ':', '-')")
+        raise InvalidInput.at("query.innovation", "not an innovation id (1-100 letters, digits, '.', '_', ':', '-')")
     kinds = found.evidence.kinds if found.evidence is not None else SPD_EVIDENCE_KINDS
     return Target(cycle, indicator, tuple(kinds), innovation, None)
 
@@ -133,7 +125,7 @@ def check_declared_type(declared: str | None, detected: FileType) -> None:
     media_type = media_type_of(declared)
     claimed = _SPECIFIC_CONTENT_TYPES.get(media_type)
     if claimed is not None and claimed != detected.content_type:
-        raise RuleViolation(
+        raise InvalidInput.at(
             "header.content-type",
             f"Content-Type says {media_type} but the file's content is {detected.name} "
             f"({detected.content_type})",
@@ -147,27 +139,27 @@ def media_type_of(content_type: str | None) -> str:
 def check_link(link: str, target: Target) -> str:
     """The link, if the indicator accepts links and it is an absolute http(s) URL."""
     if "link" not in target.kinds:
-        raise RuleViolation(
+        raise InvalidInput.at(
             "body.link",
             f"{target.indicator} does not accept links; it accepts only: {describe_kinds(target.kinds)}. "
             "Send the file's bytes as the request body instead",
         )
     link = link.strip()
     if len(link) > MAX_LINK_LENGTH:
-        raise RuleViolation("body.link", f"longer than {MAX_LINK_LENGTH} characters")
+        raise InvalidInput.at("body.link", f"longer than {MAX_LINK_LENGTH} characters")
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in link):
-        raise RuleViolation("body.link", "must not contain spaces or control characters")
+        raise InvalidInput.at("body.link", "must not contain spaces or control characters")
     try:
         parts = urlsplit(link)  # raises on a malformed IPv6 host ("https://[::1/") and the like
         port = parts.port  # raises on a port that is not a number or is out of range
     except ValueError as exc:
-        raise RuleViolation("body.link", f"not a valid URL ({exc})") from None
+        raise InvalidInput.at("body.link", f"not a valid URL ({exc})") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise RuleViolation("body.link", "must be an absolute http:// or https:// URL")
+        raise InvalidInput.at("body.link", "must be an absolute http:// or https:// URL")
     if port == 0:
-        raise RuleViolation("body.link", "not a valid URL (port must be 1-65535)")
+        raise InvalidInput.at("body.link", "not a valid URL (port must be 1-65535)")
     if parts.username is not None or parts.password is not None:
-        raise RuleViolation("body.link", "must not carry a user name or password")
+        raise InvalidInput.at("body.link", "must not carry a user name or password")
     return link
 
 
@@ -214,11 +206,11 @@ def decide(current_state: str, current_reason: str | None, decision: Decision, r
     (no new version). Rejecting needs a reason: it is what the agency must fix."""
     reason = (reason or "").strip() or None
     if decision == "rejected" and reason is None:
-        raise RuleViolation("body.reason", "a reason is required when rejecting evidence")
+        raise InvalidInput.at("body.reason", "a reason is required when rejecting evidence")
     if reason is not None and len(reason) > MAX_REASON_LENGTH:
-        raise RuleViolation("body.reason", f"longer than {MAX_REASON_LENGTH} characters")
+        raise InvalidInput.at("body.reason", f"longer than {MAX_REASON_LENGTH} characters")
     if reason is not None and any(ord(c) < 0x20 and c not in "\n\t" for c in reason):
-        raise RuleViolation("body.reason", "must not contain control characters")
+        raise InvalidInput.at("body.reason", "must not contain control characters")
     if current_state == decision and current_reason == reason:
         return None
     return Verdict(decision, reason)

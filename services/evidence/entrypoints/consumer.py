@@ -4,8 +4,14 @@ keep the projection that authorises uploads."""
 from __future__ import annotations
 
 from services.common.bus import EventConsumer
-from services.common.events import INTAKE_EVENTS, InnovationCreated, InnovationSubmitted, InnovationUpdated, InnovationWithdrawn
-from services.common.service import ServiceRuntime
+from services.common.events import (
+    INTAKE_STREAM,
+    InnovationCreated,
+    InnovationSubmitted,
+    InnovationUpdated,
+    InnovationWithdrawn,
+)
+from services.evidence.dependencies import EvidenceDeps
 from services.evidence.handlers import project_innovation
 
 INNOVATION_TYPES = tuple(
@@ -14,5 +20,5 @@ INNOVATION_TYPES = tuple(
 )
 
 
-def subscribe(runtime: ServiceRuntime, consumer: EventConsumer) -> None:
-    consumer.subscribe(INTAKE_EVENTS, project_innovation, types=INNOVATION_TYPES)
+def subscribe(consumer: EventConsumer, deps: EvidenceDeps) -> None:
+    consumer.subscribe(INTAKE_STREAM, project_innovation, types=INNOVATION_TYPES)

@@ -8,26 +8,33 @@
     GET  /v1/evidence?cycle=&innovation= | &region=   what the caller may see
     POST /v1/evidence/{id}/decision                   verifier of the region (outside it: 404)
          body: {"decision": "accepted" | "rejected", "reason": "..."}
+
+Each route only translates: request → command, one handler, result → response. Bodies are
+handed to the handler unread (a stream, or a reader to call), so it reads them only once the
+caller is authorised.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
-from services.common.auth import CurrentPrincipal
-from services.common.service import ApiError, Problem, ServiceRuntime, invalid, runtime_of
+from services.common.errors import InputInterrupted, InvalidInput, Problem, TooLarge, UnsupportedContent
+from services.common.http import CurrentPrincipal, service_dependencies
 from services.evidence import handlers
-from services.evidence.adapters.evidence_store import EvidenceRecord
+from services.evidence.dependencies import EvidenceDeps
+from services.evidence.domain.commands import DecideEvidence, DecisionInput, ListEvidence, UploadEvidence
 from services.evidence.domain.rules import MAX_REASON_LENGTH, media_type_of
+from services.evidence.views import EvidenceDetail, EvidencePage, EvidenceView
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
-Runtime = Annotated[ServiceRuntime, Depends(runtime_of)]
+Deps = Annotated[EvidenceDeps, Depends(service_dependencies)]
 # Ids are UUIDs; the pattern also keeps bytes PostgreSQL refuses (NUL) away from queries.
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 EvidenceId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -47,52 +54,38 @@ class DecisionBody(BaseModel):
     )
 
 
-def item_json(record: EvidenceRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "cycle": record.cycle,
-        "region": record.region,
-        "innovation": record.innovation_id,
-        "agency": record.agency_id,
-        "indicator": record.indicator,
-        "kind": record.kind,
-        "content_type": record.content_type,
-        "size": record.size,
-        "sha256": record.sha256,
-        "link": record.link,
-        "state": record.state,
-        "reason": record.reason,
-        "decided_by": record.decided_by,
-        "decided_at": record.decided_at.isoformat() if record.decided_at else None,
-        "uploaded_by": record.uploaded_by,
-        "uploaded_at": record.uploaded_at.isoformat(),
-        "version": record.version,
-    }
+async def body_stream(request: Request) -> AsyncIterator[bytes]:
+    """The request body, chunk by chunk; a client that hangs up midway is an interrupted input."""
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect:
+        raise InputInterrupted(reason="the upload was interrupted") from None
 
 
 async def read_small_json(request: Request) -> Any:
-    """A JSON body of at most MAX_JSON_BODY bytes (413 beyond), parsed (422 naming `body` if
-    it is not JSON, or JSON that cannot be read: nested too deeply, a number of thousands of
-    digits)."""
+    """A JSON body of at most MAX_JSON_BODY bytes (too large beyond), parsed (invalid, naming
+    `body`, if it is not JSON, or JSON that cannot be read: nested too deeply, a number of
+    thousands of digits)."""
     received = bytearray()
     try:
         async for chunk in request.stream():
             received += chunk
             if len(received) > MAX_JSON_BODY:
-                raise ApiError(413, "too_large", [Problem("body", f"a JSON body may be at most {MAX_JSON_BODY} bytes")])
+                raise TooLarge.at("body", f"a JSON body may be at most {MAX_JSON_BODY} bytes")
     except ClientDisconnect:
-        raise ApiError(400, "client_disconnected", reason="the request was interrupted") from None
+        raise InputInterrupted(reason="the request was interrupted") from None
     try:
         return json.loads(received)
     except RecursionError:
         # `[[[[...` a few thousand levels deep: the parser recurses once per level.
-        raise invalid("body", "not valid JSON: nested too deeply") from None
+        raise InvalidInput.at("body", "not valid JSON: nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise invalid("body", f"not valid JSON: {exc}") from None
+        raise InvalidInput.at("body", f"not valid JSON: {exc}") from None
     except ValueError as exc:
         # What else the parser raises: an integer of more digits than Python converts.
         reason = "a number has too many digits" if "integer string conversion" in str(exc) else str(exc)
-        raise invalid("body", f"not valid JSON: {reason}") from None
+        raise InvalidInput.at("body", f"not valid JSON: {reason}") from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -105,7 +98,7 @@ def body_model(model: type[M], raw: Any) -> M:
         problems = [
             Problem(".".join(["body", *(str(part) for part in err["loc"])]), err["msg"]) for err in exc.errors()
         ]
-        raise ApiError(422, "invalid_request", problems) from None
+        raise InvalidInput(problems) from None
 
 
 UPLOAD_BODY = {
@@ -122,11 +115,15 @@ DECISION_BODY = {
 }
 
 
-@router.post("/evidence", status_code=201, openapi_extra=UPLOAD_BODY)
+def _json(view: BaseModel, status_code: int = 200, **headers: str) -> JSONResponse:
+    return JSONResponse(view.model_dump(mode="json"), status_code=status_code, headers=headers or None)
+
+
+@router.post("/evidence", status_code=201, openapi_extra=UPLOAD_BODY, response_model=EvidenceView)
 async def upload_evidence(
     request: Request,
     principal: CurrentPrincipal,
-    runtime: Runtime,
+    deps: Deps,
     cycle: Annotated[int, Query(description="assessment year, e.g. 2026")],
     indicator: Annotated[str, Query(max_length=32, description="e.g. sid-16 or spd-01")],
     innovation: Annotated[str | None, Query(max_length=100, description="for a SID indicator")] = None,
@@ -135,55 +132,36 @@ async def upload_evidence(
     """Upload one file (the request body is the file's bytes, streamed to object storage) or,
     with `Content-Type: application/json`, one link `{"link": "https://..."}`, for one answer.
     201 with the item: id, sha256, size, kind, state (pending)."""
-    target = handlers.resolve_target(cycle, indicator, innovation, region)
-    answer_region, agency = await handlers.authorize_upload(runtime, principal, target)
+
+    async def read_link() -> str:
+        return body_model(LinkBody, await read_small_json(request)).link
+
     content_type = request.headers.get("content-type")
-    media_type = media_type_of(content_type)
-    if media_type == "application/json":
-        link = body_model(LinkBody, await read_small_json(request)).link
-        record = await handlers.upload_link(runtime, principal, target, answer_region, agency, link)
-    elif media_type.startswith("multipart/"):
-        raise invalid(
-            "header.content-type",
-            "send the file's bytes as the request body (e.g. curl --data-binary @file.pdf), not a multipart form",
-            status=415,
-        )
-    else:
-        handlers.check_declared_length(runtime, request.headers.get("content-length"))
-        record = await handlers.upload_file(
-            runtime, principal, target, answer_region, agency, request.stream(), content_type
-        )
-    return JSONResponse(
-        item_json(record),
-        status_code=201,
-        headers={"Location": str(request.url_for("read_evidence", evidence_id=record.id))},
+    command = UploadEvidence(
+        cycle=cycle,
+        indicator=indicator,
+        innovation=innovation,
+        region=region,
+        media_type=media_type_of(content_type),
+        declared_type=content_type,
+        declared_length=request.headers.get("content-length"),
+        body=body_stream(request),
+        read_link=read_link,
     )
+    item = await handlers.upload_evidence(deps, principal, command)
+    return _json(item, 201, Location=str(request.url_for("read_evidence", evidence_id=item.id)))
 
 
-@router.get("/evidence/{evidence_id}", name="read_evidence")
-async def read_evidence(evidence_id: EvidenceId, principal: CurrentPrincipal, runtime: Runtime) -> dict[str, Any]:
+@router.get("/evidence/{evidence_id}", name="read_evidence", response_model=EvidenceDetail)
+async def read_evidence(evidence_id: EvidenceId, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """The item, its decisions, and (for a file) a download URL valid for a few minutes."""
-    record, history = await handlers.visible_evidence(runtime, principal, evidence_id)
-    return {
-        **item_json(record),
-        "download": handlers.download_link(runtime, record),
-        "decisions": [
-            {
-                "version": row["version"],
-                "decision": row["state"],
-                "reason": row["reason"],
-                "decided_by": row["decided_by"],
-                "decided_at": row["decided_at"].isoformat(),
-            }
-            for row in history
-        ],
-    }
+    return _json(await handlers.read_evidence(deps, principal, evidence_id))
 
 
-@router.get("/evidence")
+@router.get("/evidence", response_model=EvidencePage)
 async def list_evidence(
     principal: CurrentPrincipal,
-    runtime: Runtime,
+    deps: Deps,
     cycle: Annotated[int, Query()],
     innovation: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     region: Annotated[str | None, Query(max_length=8)] = None,
@@ -191,30 +169,24 @@ async def list_evidence(
     state: Annotated[Literal["pending", "accepted", "rejected"] | None, Query()] = None,
     after: Annotated[str | None, Query(pattern=ID_PATTERN, description="the last id of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Evidence of one innovation or one region that the caller may see, oldest first."""
-    records = await handlers.list_visible(
-        runtime, principal, cycle=cycle, innovation=innovation, region=region,
-        indicator=indicator, state=state, after=after, limit=limit,
-    )
-    return {
-        "items": [item_json(r) for r in records],
-        "next_after": records[-1].id if len(records) == limit else None,
-    }
+    query = ListEvidence(cycle, innovation, region, indicator, state, after, limit)
+    return _json(await handlers.list_evidence(deps, principal, query))
 
 
-@router.post("/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY)
-async def decide_evidence(
-    evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, runtime: Runtime, response: Response
-) -> dict[str, Any]:
+@router.post("/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY, response_model=EvidenceView)
+async def decide_evidence(evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """Accept or reject the item (a reason is required to reject). A changed decision is a
     new version, published as evidence.accepted / evidence.rejected. An item outside the
     caller's region (or, as for reading, agency) is "not found"; the region's non-verifiers
     are refused (403)."""
-    await handlers.authorize_decision(runtime, principal, evidence_id)
-    if media_type_of(request.headers.get("content-type")) not in ("application/json", ""):
-        raise invalid("header.content-type", "send the decision as application/json", status=415)
-    body = body_model(DecisionBody, await read_small_json(request))
-    record, changed = await handlers.decide(runtime, principal, evidence_id, body.decision, body.reason)
-    response.headers["X-Decision-Changed"] = "true" if changed else "false"
-    return item_json(record)
+
+    async def read_decision() -> DecisionInput:
+        if media_type_of(request.headers.get("content-type")) not in ("application/json", ""):
+            raise UnsupportedContent.at("header.content-type", "send the decision as application/json")
+        body = body_model(DecisionBody, await read_small_json(request))
+        return DecisionInput(decision=body.decision, reason=body.reason)
+
+    decided = await handlers.decide_evidence(deps, principal, DecideEvidence(evidence_id, read_decision))
+    return _json(decided.item, 200, **{"X-Decision-Changed": "true" if decided.changed else "false"})

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -23,15 +25,34 @@ ERROR_CHARS = 500  # error / last_error kept per attempt
 SUBSCRIPTION_COLUMNS = "id, owner_region, url, scope_kind, scope_code, kinds, created_by, created_at"
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    id: UUID
+    owner_region: str
+    url: str
+    scope: Scope
+    kinds: tuple[str, ...]
+    created_by: str
+    created_at: datetime
+
+
+def _subscription(row: asyncpg.Record) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        id=row["id"], owner_region=row["owner_region"], url=row["url"],
+        scope=Scope(row["scope_kind"], row["scope_code"]), kinds=tuple(row["kinds"]),
+        created_by=row["created_by"], created_at=row["created_at"],
+    )
+
+
 async def lock_owner(conn: asyncpg.Connection, owner_region: str) -> None:
     """Serialise subscription changes of one region (for the per-region limit)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify.subscriptions:' || $1))", owner_region)
 
 
 async def count_active(conn: asyncpg.Connection, owner_region: str) -> int:
-    return await conn.fetchval(
+    return int(await conn.fetchval(
         "SELECT count(*) FROM subscriptions WHERE owner_region = $1 AND deleted_at IS NULL", owner_region
-    )
+    ))
 
 
 async def insert_subscription(
@@ -44,29 +65,34 @@ async def insert_subscription(
     kinds: Sequence[str],
     secret: str,
     created_by: str,
-) -> asyncpg.Record:
-    return await conn.fetchrow(
+) -> SubscriptionRecord:
+    row = await conn.fetchrow(
         f"""INSERT INTO subscriptions (id, owner_region, url, scope_kind, scope_code, kinds, secret, created_by)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
             RETURNING {SUBSCRIPTION_COLUMNS}""",
         id, owner_region, url, scope.kind, scope.code, list(kinds), secret, created_by,
     )
+    if row is None:  # INSERT … RETURNING always returns the row
+        raise RuntimeError("subscription not inserted")
+    return _subscription(row)
 
 
-async def active_subscriptions(conn: asyncpg.Connection, owner_region: str) -> list[asyncpg.Record]:
-    return await conn.fetch(
+async def active_subscriptions(conn: asyncpg.Connection, owner_region: str) -> list[SubscriptionRecord]:
+    rows = await conn.fetch(
         f"""SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
             WHERE owner_region = $1 AND deleted_at IS NULL ORDER BY created_at, id""",
         owner_region,
     )
+    return [_subscription(row) for row in rows]
 
 
-async def subscription_of(conn: asyncpg.Connection, owner_region: str, id: UUID) -> asyncpg.Record | None:
+async def subscription_of(conn: asyncpg.Connection, owner_region: str, id: UUID) -> SubscriptionRecord | None:
     """The subscription (deleted ones included, for their log) if `owner_region` owns it."""
-    return await conn.fetchrow(
-        f"SELECT {SUBSCRIPTION_COLUMNS}, deleted_at FROM subscriptions WHERE id = $1 AND owner_region = $2",
+    row = await conn.fetchrow(
+        f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND owner_region = $2",
         id, owner_region,
     )
+    return _subscription(row) if row is not None else None
 
 
 async def delete_subscription(conn: asyncpg.Connection, owner_region: str, id: UUID) -> bool:
@@ -104,7 +130,7 @@ async def seen_score_for_update(conn: asyncpg.Connection, cycle: int, region: st
         "SELECT version, categories FROM seen_scores WHERE cycle = $1 AND region = $2 FOR UPDATE",
         cycle, region,
     )
-    if row["version"] == 0:  # the placeholder just inserted: nothing seen yet
+    if row is None or row["version"] == 0:  # the placeholder just inserted: nothing seen yet
         return None
     return SeenScore(row["version"], row["categories"])
 
@@ -249,6 +275,27 @@ async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
     return None if value is None else float(value)
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    id: int
+    subscription_id: UUID
+    event_id: UUID
+    event_type: str
+    kind: str
+    cycle: int
+    region: str
+    body: str  # the exact JSON text sent
+    status: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None  # only while pending
+    last_http_status: int | None
+    last_error: str | None
+    attempt_log: list[dict[str, Any]]  # every attempt, oldest first
+
+
 async def list_deliveries(
     conn: asyncpg.Connection,
     owner_region: str,
@@ -257,9 +304,9 @@ async def list_deliveries(
     status: str | None,
     limit: int,
     before: int | None = None,
-) -> list[asyncpg.Record]:
+) -> list[DeliveryRecord]:
     """The region's deliveries, newest first, each with its attempts (oldest first)."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         """SELECT d.id, d.subscription_id, d.event_id, d.event_type, d.kind, d.cycle, d.region,
                   d.body, d.status, d.attempts, d.created_at, d.updated_at, d.delivered_at,
                   CASE WHEN d.status = 'pending' THEN d.next_attempt_at END AS next_attempt_at,
@@ -282,7 +329,4 @@ async def list_deliveries(
             LIMIT $4""",
         owner_region, subscription_id, status, limit, before,
     )
-
-
-def attempts_json(record: asyncpg.Record) -> list[dict]:
-    return json.loads(record["attempt_log"])
+    return [DeliveryRecord(**{**dict(row), "attempt_log": json.loads(row["attempt_log"])}) for row in rows]

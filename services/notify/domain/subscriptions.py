@@ -25,19 +25,10 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from services.common.data.regions import RegionInfo
+from services.common.errors import Forbidden, InvalidInput
 
 ScopeKind = Literal["region", "province"]
 MAX_URL_LENGTH = 2000
-
-
-class RuleViolation(ValueError):
-    """A request a rule refuses; `status` is 422 (malformed) or 403 (not the caller's)."""
-
-    def __init__(self, field: str, reason: str, status: int = 422):
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -128,27 +119,24 @@ def check_webhook_target(url: str) -> None:
 
 
 def allowed_scope(caller_region: str, scope: Scope, regions: Mapping[str, RegionInfo]) -> Scope:
-    """The scope when `caller_region`'s admin may subscribe to it; RuleViolation naming
-    the field otherwise (422 for an unknown code, 403 for someone else's)."""
+    """The scope when `caller_region`'s admin may subscribe to it; otherwise InvalidInput
+    (an unknown code) or Forbidden (someone else's), naming the field."""
     field = f"body.scope.{scope.kind}"
     target = regions.get(scope.code)
     if target is None:
-        raise RuleViolation(field, f"unknown {scope.kind} code {scope.code!r}")
+        raise InvalidInput.at(field, f"unknown {scope.kind} code {scope.code!r}")
     if scope.kind == "province":
         if target.type != "provinsi":
-            raise RuleViolation(field, f"{scope.code!r} is a {target.type}, not a provinsi")
+            raise InvalidInput.at(field, f"{scope.code!r} is a {target.type}, not a provinsi")
         if caller_region != scope.code:
-            raise RuleViolation(
+            raise Forbidden.at(
                 field,
                 f"only the admin of provinsi {scope.code} may subscribe to its province "
                 f"(your region is {caller_region})",
-                status=403,
             )
         return scope
     if caller_region != scope.code:
-        raise RuleViolation(
-            field, f"a region admin may subscribe only to its own region ({caller_region})", status=403
-        )
+        raise Forbidden.at(field, f"a region admin may subscribe only to its own region ({caller_region})")
     return scope
 
 

@@ -4,11 +4,11 @@ evidence rejections from evidence (other evidence events are acknowledged unhand
 from __future__ import annotations
 
 from services.common.bus import EventConsumer
-from services.common.events import EVIDENCE_EVENTS, SCORING_EVENTS
-from services.common.service import ServiceRuntime
+from services.common.events import EVIDENCE_STREAM, SCORING_STREAM
+from services.notify.dependencies import NotifyDeps
 from services.notify.handlers import handle_evidence_rejected, handle_score_updated
 
 
-def subscribe(runtime: ServiceRuntime, consumer: EventConsumer) -> None:
-    consumer.subscribe(SCORING_EVENTS, handle_score_updated, types=["score.updated"])
-    consumer.subscribe(EVIDENCE_EVENTS, handle_evidence_rejected, types=["evidence.rejected"])
+def subscribe(consumer: EventConsumer, deps: NotifyDeps) -> None:
+    consumer.subscribe(SCORING_STREAM, handle_score_updated, types=["score.updated"])
+    consumer.subscribe(EVIDENCE_STREAM, handle_evidence_rejected, types=["evidence.rejected"])

@@ -1,22 +1,26 @@
 """The scoring schema: newest state per subject (applied only when an event's version is
-newer), every computed score, and the current score of each region for ranks."""
+newer), every computed score (history), and the current score of each region for ranks.
+Scores are stored as their read model's JSON (`RegionScore`), so what is read back is what
+was published."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from uuid import UUID
 
 import asyncpg
 
 from services.common.events import (
+    FIGURES,
     Envelope,
     EvidenceItem,
+    Figure,
     InnovationState,
+    RegionScore,
     SpdAnswer,
 )
-from services.scoring.domain.engine import FIGURES
-from services.scoring.domain.state import StoredEvidence, StoredInnovation, payload_json
+from services.scoring.domain.state import StoredEvidence, StoredInnovation
 
 
 async def lock_region(conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None) -> int:
@@ -108,48 +112,39 @@ async def load_region_state(
     return spd, innovations, evidence
 
 
-async def save_score(
-    conn: asyncpg.Connection,
-    *,
-    cycle: int,
-    code: str,
-    type_: str,
-    province: str | None,
-    version: int,
-    caused_by: UUID,
-    cause_type: str,
-    methodology: str,
-    figures: dict[str, dict[str, object]],
-) -> None:
-    stored = payload_json(figures)
+async def save_score(conn: asyncpg.Connection, score: RegionScore, province: str | None) -> None:
+    """Keep `score` in the history and as the region's current score (`province`: the one
+    the region is ranked within, None for a provinsi)."""
+    document = score.model_dump(mode="json")
     await conn.execute(
-        """INSERT INTO scores (cycle, region, version, caused_by, cause_type, methodology, figures)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        cycle, code, version, caused_by, cause_type, methodology, stored,
+        """INSERT INTO scores (cycle, region, version, caused_by, cause_type, computed_at, methodology, score)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        score.cycle, score.region, score.version, score.caused_by, score.cause_type, score.computed_at,
+        score.methodology, document,
     )
     await conn.execute(
         """INSERT INTO current_scores (cycle, region, type, province, version, iid_claimed,
-                                       iid_provisional, iid_validated, figures, caused_by, computed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+                                       iid_provisional, iid_validated, score, caused_by, computed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (cycle, region) DO UPDATE
              SET version = EXCLUDED.version, iid_claimed = EXCLUDED.iid_claimed,
                  iid_provisional = EXCLUDED.iid_provisional, iid_validated = EXCLUDED.iid_validated,
-                 figures = EXCLUDED.figures, caused_by = EXCLUDED.caused_by,
+                 score = EXCLUDED.score, caused_by = EXCLUDED.caused_by,
                  computed_at = EXCLUDED.computed_at""",
-        cycle, code, type_, province, version,
-        figures["claimed"]["iid"], figures["provisional"]["iid"], figures["validated"]["iid"],
-        stored, caused_by,
+        score.cycle, score.region, score.type, province, score.version,
+        score.claimed.iid, score.provisional.iid, score.validated.iid, document, score.caused_by, score.computed_at,
     )
     await conn.execute(
-        "UPDATE regions SET score_version = $3 WHERE cycle = $1 AND code = $2", cycle, code, version
+        "UPDATE regions SET score_version = $3 WHERE cycle = $1 AND code = $2", score.cycle, score.region, score.version
     )
 
 
-async def rank_of(
-    conn: asyncpg.Connection, cycle: int, type_: str, province: str | None, iids: dict[str, Decimal]
-) -> dict[str, tuple[int, int | None]]:
-    """Competition rank (1 + regions strictly higher) in the type and, for a kabupaten or
-    kota, in its province among its type. Regions without a score are at 0 and never higher."""
+async def positions(
+    conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None, iids: Mapping[Figure, Decimal]
+) -> dict[Figure, tuple[int, int | None]]:
+    """Competition positions (1 + the other regions strictly higher) of a region with `iids`
+    in its type and, for a kabupaten or kota, in its province among its type. Regions without
+    a score are at 0 and never higher; the region's own stored score is left out."""
     row = await conn.fetchrow(
         """SELECT
              count(*) FILTER (WHERE iid_claimed > $3)     AS claimed_type,
@@ -158,33 +153,43 @@ async def rank_of(
              count(*) FILTER (WHERE province = $6 AND iid_claimed > $3)     AS claimed_province,
              count(*) FILTER (WHERE province = $6 AND iid_provisional > $4) AS provisional_province,
              count(*) FILTER (WHERE province = $6 AND iid_validated > $5)   AS validated_province
-           FROM current_scores WHERE cycle = $1 AND type = $2""",
-        cycle, type_, iids["claimed"], iids["provisional"], iids["validated"], province,
+           FROM current_scores WHERE cycle = $1 AND type = $2 AND region <> $7""",
+        cycle, type_, iids["claimed"], iids["provisional"], iids["validated"], province, code,
     )
+    if row is None:  # an aggregate always returns one row
+        raise RuntimeError("rank query returned no row")
     return {
         f: (row[f"{f}_type"] + 1, row[f"{f}_province"] + 1 if province is not None else None)
         for f in FIGURES
     }
 
 
-async def current_scores(conn: asyncpg.Connection, cycle: int, type_: str | None = None) -> list[asyncpg.Record]:
-    if type_ is None:
-        return await conn.fetch("SELECT * FROM current_scores WHERE cycle = $1", cycle)
-    return await conn.fetch("SELECT * FROM current_scores WHERE cycle = $1 AND type = $2", cycle, type_)
+async def current_score(conn: asyncpg.Connection, cycle: int, code: str) -> RegionScore | None:
+    document = await conn.fetchval("SELECT score FROM current_scores WHERE cycle = $1 AND region = $2", cycle, code)
+    return RegionScore.model_validate(document) if document is not None else None
 
 
-async def current_score(conn: asyncpg.Connection, cycle: int, code: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM current_scores WHERE cycle = $1 AND region = $2", cycle, code)
-
-
-async def score_history(conn: asyncpg.Connection, cycle: int, code: str, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """SELECT version, caused_by, cause_type, computed_at, methodology, figures
-           FROM scores WHERE cycle = $1 AND region = $2 ORDER BY version DESC LIMIT $3""",
+async def score_history(conn: asyncpg.Connection, cycle: int, code: str, limit: int) -> list[RegionScore]:
+    rows = await conn.fetch(
+        "SELECT score FROM scores WHERE cycle = $1 AND region = $2 ORDER BY version DESC LIMIT $3",
         cycle, code, limit,
     )
+    return [RegionScore.model_validate(row["score"]) for row in rows]
 
 
-def figures_json(record: asyncpg.Record) -> dict:
-    figures = record["figures"]
-    return json.loads(figures) if isinstance(figures, str) else figures
+@dataclass(frozen=True, slots=True)
+class ScoredRegion:
+    """One region's current IID and category in one figure (for rankings)."""
+
+    iid: Decimal
+    category: str
+
+
+async def figure_of_type(conn: asyncpg.Connection, cycle: int, type_: str, figure: Figure) -> dict[str, ScoredRegion]:
+    """The current IID and category of one figure of every scored region of a type."""
+    rows = await conn.fetch(
+        f"""SELECT region, iid_{figure} AS iid, score -> $3 ->> 'category' AS category
+            FROM current_scores WHERE cycle = $1 AND type = $2""",
+        cycle, type_, figure,
+    )
+    return {row["region"]: ScoredRegion(row["iid"], row["category"]) for row in rows}

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
+from services.common.data.regions import RegionType
 from services.common.methodology.catalogue import (
     METHODOLOGY_IDS,
     Methodology,
@@ -20,7 +21,6 @@ from services.common.methodology.catalogue import (
 
 EvidenceState = Literal["none", "pending", "accepted", "rejected"]
 InnovationStatus = Literal["draft", "submitted", "withdrawn"]
-RegionType = Literal["provinsi", "kabupaten", "kota"]
 
 # Evidence states ranked so that an answer counts in a figure when its rank reaches the
 # figure's threshold: claimed ≥ rejected, provisional ≥ pending, validated = accepted.

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
-from typing import Any, Literal
+from typing import Any
 
+# Figures are named in the event contract; re-exported for the engine's callers.
+from services.common.data.regions import RegionType
+from services.common.events import FIGURES as FIGURES
+from services.common.events import Figure as Figure
 from services.common.methodology.catalogue import Methodology, load_methodology, load_urusan
-
-from .dataset import EVIDENCE_RANK, DatasetIn, RegionIn
-
-Figure = Literal["claimed", "provisional", "validated"]
-FIGURES: tuple[Figure, ...] = ("claimed", "provisional", "validated")
+from services.scoring.domain.dataset import EVIDENCE_RANK, DatasetIn, RegionIn
 # The lowest evidence rank (see EVIDENCE_RANK) that counts in each figure.
 FIGURE_THRESHOLD: dict[Figure, int] = {"claimed": 1, "provisional": 2, "validated": 3}
 EVIDENCE_FOR_FIGURE: dict[Figure, str] = {"claimed": "pending", "provisional": "pending", "validated": "accepted"}
@@ -135,7 +135,7 @@ class Innovation:
 @dataclass(slots=True)
 class Region:
     code: str
-    type: str
+    type: RegionType
     province: str | None
     name: str | None = None
     spd: dict[str, Answer] = field(default_factory=dict)
@@ -206,18 +206,6 @@ class FigureScore:
     def iid(self) -> Decimal:
         return Decimal(self.iid_hundredths).scaleb(-2)
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "innovations_counted": self.innovations_counted,
-            "basic_services_covered": self.basic_services_covered,
-            "spd": float(self.spd),
-            "sid_average": float(self.sid_average),
-            "sji": float(self.sji),
-            "total": float(self.total),
-            "iid": float(self.iid),
-            "category": self.category,
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Aggregate:
@@ -275,13 +263,15 @@ def aggregate(region: Region, compiled: CompiledMethodology, figure: Figure) -> 
 
 
 @dataclass(frozen=True, slots=True)
-class RegionScore:
+class RegionFigures:
+    """A region's three figures, exact, as the engine computes them."""
+
     code: str
     methodology: str
     figures: dict[Figure, FigureScore]
 
 
-def score_region(region: Region, compiled: CompiledMethodology) -> RegionScore:
+def score_region(region: Region, compiled: CompiledMethodology) -> RegionFigures:
     """All three figures of one region, in one pass over its innovations."""
     weight = compiled.weight
     spd = tally_answers(region.spd.items(), weight)
@@ -311,4 +301,4 @@ def score_region(region: Region, compiled: CompiledMethodology) -> RegionScore:
         threshold = FIGURE_THRESHOLD[figure]
         agg = Aggregate(spd.points_in(threshold), n[threshold], sums[threshold], basic[threshold])
         figures[figure] = figure_from_aggregate(agg, compiled)
-    return RegionScore(region.code, compiled.id, figures)
+    return RegionFigures(region.code, compiled.id, figures)

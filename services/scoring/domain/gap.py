@@ -11,24 +11,29 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from .dataset import EVIDENCE_RANK
-from .engine import (
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.events import DecimalStr
+from services.scoring.domain.dataset import EVIDENCE_RANK, EvidenceState
+from services.scoring.domain.engine import (
     FIGURE_THRESHOLD,
     Aggregate,
     CompiledMethodology,
     Figure,
+    FigureScore,
     Region,
     aggregate,
     figure_from_aggregate,
 )
 
 ActionKind = Literal["raise_level", "accept_evidence", "add_evidence", "answer"]
-EVIDENCE_NAME = {rank: name for name, rank in EVIDENCE_RANK.items()}
+EVIDENCE_NAME: dict[int, EvidenceState] = {rank: name for name, rank in EVIDENCE_RANK.items()}
 ACCEPTED = EVIDENCE_RANK["accepted"]
 PENDING = EVIDENCE_RANK["pending"]
 MAX_ACTIONS = 300
@@ -60,43 +65,61 @@ def parse_target(text: str, compiled: CompiledMethodology) -> tuple[int, str]:
     return hundredths, f"IID {Decimal(hundredths).scaleb(-2)}"
 
 
-@dataclass(frozen=True, slots=True)
-class Action:
+class _Report(BaseModel):
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+
+class GapAction(_Report):
+    """One change to one answer, and the IID once it (and every action before it) is done."""
+
     kind: ActionKind
-    innovation: str | None  # None for an SPD answer
+    innovation: str | None = Field(description="null for an SPD answer")
     indicator: str
     level_before: int | None
-    level_after: int
-    evidence_before: str
-    evidence_after: str
-    iid_after: Decimal
+    level_after: int = Field(ge=1, le=3)
+    evidence_before: EvidenceState
+    evidence_after: Literal["pending", "accepted"]
+    iid_after: DecimalStr
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "kind": self.kind,
-            "innovation": self.innovation,
-            "indicator": self.indicator,
-            "level_before": self.level_before,
-            "level_after": self.level_after,
-            "evidence_before": self.evidence_before,
-            "evidence_after": self.evidence_after,
-            "iid_after": float(self.iid_after),
-        }
+    def describe(self) -> str:
+        """The action in words."""
+        where = f"innovation {self.innovation}" if self.innovation else "SPD"
+        code = self.indicator
+        if self.kind == "raise_level":
+            what = f"raise {code} from level {self.level_before} to {self.level_after}"
+        elif self.kind == "accept_evidence":
+            what = f"get the {self.evidence_before} evidence of {code} accepted"
+        elif self.kind == "add_evidence":
+            what = f"upload evidence for {code} (level {self.level_after})"
+        else:
+            what = f"answer {code} at level {self.level_after} with evidence"
+        return f"{where}: {what}"
 
 
-def describe_action(action: dict) -> str:
-    """One action (as in the report) in words."""
-    where = f"innovation {action['innovation']}" if action["innovation"] else "SPD"
-    code = action["indicator"]
-    if action["kind"] == "raise_level":
-        what = f"raise {code} from level {action['level_before']} to {action['level_after']}"
-    elif action["kind"] == "accept_evidence":
-        what = f"get the {action['evidence_before']} evidence of {code} accepted"
-    elif action["kind"] == "add_evidence":
-        what = f"upload evidence for {code} (level {action['level_after']})"
-    else:
-        what = f"answer {code} at level {action['level_after']} with evidence"
-    return f"{where}: {what}"
+class GapTarget(_Report):
+    label: str = Field(description="the category id, or `IID 45.50` for a number")
+    iid: DecimalStr
+
+
+class MoreInnovations(_Report):
+    maturity: DecimalStr = Field(description="assumed maturity of each new innovation")
+    count: int | None = Field(description="null: no number of such innovations reaches the target")
+    iid_after: DecimalStr
+    assumes: str
+
+
+class GapPlan(_Report):
+    region: str
+    figure: Figure
+    methodology: str
+    target: GapTarget
+    iid_now: DecimalStr
+    category_now: str
+    reached: bool = Field(description="the actions, applied, reach the target")
+    existing_answers_reach_target: bool
+    actions: list[GapAction]
+    iid_after_actions: DecimalStr
+    more_innovations: MoreInnovations | None
 
 
 def _set_answer(region: Region, innovation: str | None, code: str, level: int, rank: int) -> None:
@@ -106,11 +129,10 @@ def _set_answer(region: Region, innovation: str | None, code: str, level: int, r
         region.innovations[innovation].set_answer(code, level, rank)
 
 
-def apply_actions(region: Region, actions: list[dict]) -> None:
-    """Apply a plan's actions (as in the report) to a region."""
+def apply_actions(region: Region, actions: Sequence[GapAction]) -> None:
+    """Apply a plan's actions to a region."""
     for action in actions:
-        level, rank = action["level_after"], EVIDENCE_RANK[action["evidence_after"]]
-        _set_answer(region, action["innovation"], action["indicator"], level, rank)
+        _set_answer(region, action.innovation, action.indicator, action.level_after, EVIDENCE_RANK[action.evidence_after])
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,108 +260,114 @@ def _extra_innovations(agg: Aggregate, compiled: CompiledMethodology, target: in
     return None, best_seen
 
 
-def plan_gap(
-    region: Region,
-    compiled: CompiledMethodology,
-    figure: Figure,
-    target: str,
-    maturity: Decimal | None = None,
-) -> dict:
-    """The plan that lifts `figure` of `region` to `target`; the region is not changed."""
-    target_hundredths, target_label = parse_target(target, compiled)
+def _default_maturity(agg: Aggregate, compiled: CompiledMethodology) -> Decimal:
+    """For hypothetical new innovations: like the region's current ones."""
+    maturity = (
+        Decimal(agg.maturity_sum) / compiled.scale / agg.n if agg.n else compiled.methodology.max_scores.sid / 2
+    )
+    return maturity.quantize(Decimal("0.01"))
+
+
+def _greedy_actions(
+    work: Region, compiled: CompiledMethodology, figure: Figure, target_hundredths: int
+) -> tuple[list[GapAction], Aggregate, FigureScore]:
+    """Take the action with the largest real effect until the target is reached or nothing
+    on existing answers raises the figure; `work` is changed along the way."""
     threshold = FIGURE_THRESHOLD[figure]
-    work = copy.deepcopy(region)
     evaluator = _Evaluator(compiled)
     agg = aggregate(work, compiled, figure)
-    start = figure_from_aggregate(agg, compiled)
-    if maturity is None:
-        # Default for hypothetical new innovations: like the region's current ones.
-        maturity = (
-            Decimal(agg.maturity_sum) / compiled.scale / agg.n
-            if agg.n
-            else compiled.methodology.max_scores.sid / 2
-        ).quantize(Decimal("0.01"))
-    current = start
-    actions: list[Action] = []
+    current = figure_from_aggregate(agg, compiled)
+    actions: list[GapAction] = []
     while current.iid_hundredths < target_hundredths and len(actions) < MAX_ACTIONS:
         candidate, key = _best_candidate(work, compiled, threshold, agg, evaluator)
-        if candidate is None or key[0] <= current.iid_exact:
+        if candidate is None or key is None or key[0] <= current.iid_exact:
             break  # nothing left on existing answers that raises this figure
         _set_answer(work, candidate.innovation, candidate.indicator, candidate.level_after, candidate.rank_after)
         agg = aggregate(work, compiled, figure)
         current = figure_from_aggregate(agg, compiled)
         actions.append(
-            Action(
+            GapAction(
                 kind=candidate.kind,
                 innovation=candidate.innovation,
                 indicator=candidate.indicator,
                 level_before=candidate.level_before,
                 level_after=candidate.level_after,
                 evidence_before=EVIDENCE_NAME[candidate.rank_before],
-                evidence_after=EVIDENCE_NAME[candidate.rank_after],
+                evidence_after="accepted" if candidate.rank_after == ACCEPTED else "pending",
                 iid_after=current.iid,
             )
         )
+    return actions, agg, current
+
+
+def plan_gap(
+    region: Region,
+    compiled: CompiledMethodology,
+    figure: Figure,
+    target: str,
+    maturity: Decimal | None = None,
+) -> GapPlan:
+    """The plan that lifts `figure` of `region` to `target`; the region is not changed."""
+    target_hundredths, target_label = parse_target(target, compiled)
+    work = copy.deepcopy(region)
+    start = figure_from_aggregate(aggregate(work, compiled, figure), compiled)
+    actions, agg, current = _greedy_actions(work, compiled, figure, target_hundredths)
     reached = current.iid_hundredths >= target_hundredths
-    report: dict = {
-        "code": region.code,
-        "figure": figure,
-        "methodology": compiled.id,
-        "target": {"label": target_label, "iid": target_hundredths / 100},
-        "iid_now": float(start.iid),
-        "category_now": start.category,
-        "reached": reached,
-        "actions": [a.as_json() for a in actions],
-        "iid_after_actions": float(current.iid),
-        "more_innovations": None,
-    }
+    more = None
     if not reached:
-        report["existing_answers_reach_target"] = False
-        maturity_scaled = int(maturity * compiled.scale)
-        count, best = _extra_innovations(agg, compiled, target_hundredths, maturity_scaled)
-        report["more_innovations"] = {
-            "maturity": float(maturity),
-            "count": count,
-            "iid_after": best / 100,
-            "assumes": "after every action above, each new innovation submitted with evidence counted in "
+        maturity = maturity if maturity is not None else _default_maturity(agg, compiled)
+        count, best = _extra_innovations(agg, compiled, target_hundredths, int(maturity * compiled.scale))
+        more = MoreInnovations(
+            maturity=maturity,
+            count=count,
+            iid_after=Decimal(best).scaleb(-2),
+            assumes="after every action above, each new innovation submitted with evidence counted in "
             "this figure; new innovations cover missing basic services first",
-        }
-    else:
-        report["existing_answers_reach_target"] = True
-    return report
+        )
+    return GapPlan(
+        region=region.code,
+        figure=figure,
+        methodology=compiled.id,
+        target=GapTarget(label=target_label, iid=Decimal(target_hundredths).scaleb(-2)),
+        iid_now=start.iid,
+        category_now=start.category,
+        reached=reached,
+        existing_answers_reach_target=reached,
+        actions=actions,
+        iid_after_actions=current.iid,
+        more_innovations=more,
+    )
 
 
-def render_gap(report: dict) -> str:
+def render_gap(report: GapPlan) -> str:
     out = [
-        f"Region {report['code']} — {report['figure']} figure ({report['methodology']}): "
-        f"IID {report['iid_now']:.2f} ({report['category_now']}), target {report['target']['label']} "
-        f"({report['target']['iid']:.2f})"
+        f"Region {report.region} — {report.figure} figure ({report.methodology}): "
+        f"IID {report.iid_now:.2f} ({report.category_now}), target {report.target.label} "
+        f"({report.target.iid:.2f})"
     ]
-    actions = report["actions"]
-    if report["reached"] and not actions:
+    actions = report.actions
+    if report.reached and not actions:
         out.append("The target is already reached.")
         return "\n".join(out)
     if actions:
         out.append(f"{len(actions)} action(s), largest effect first:")
         for k, a in enumerate(actions[:TEXT_ACTIONS], 1):
-            out.append(f"  {k:>3}. {describe_action(a)} → IID {a['iid_after']:.2f}")
+            out.append(f"  {k:>3}. {a.describe()} → IID {a.iid_after:.2f}")
         if len(actions) > TEXT_ACTIONS:
             out.append(f"  … and {len(actions) - TEXT_ACTIONS} more (all of them with --json)")
-    if report["reached"]:
-        out.append(f"Target reached: IID {report['iid_after_actions']:.2f}.")
-    else:
-        more = report["more_innovations"]
+    if report.reached:
+        out.append(f"Target reached: IID {report.iid_after_actions:.2f}.")
+        return "\n".join(out)
+    out.append(f"Existing answers cannot reach the target: at best IID {report.iid_after_actions:.2f}.")
+    more = report.more_innovations
+    if more is not None and more.count is not None:
         out.append(
-            f"Existing answers cannot reach the target: at best IID {report['iid_after_actions']:.2f}."
+            f"Adding {more.count} more innovation(s) of maturity {more.maturity:.2f} would reach "
+            f"IID {more.iid_after:.2f} ({more.assumes})."
         )
-        if more["count"] is not None:
-            out.append(
-                f"Adding {more['count']} more innovation(s) of maturity {more['maturity']:.2f} would reach "
-                f"IID {more['iid_after']:.2f} ({more['assumes']})."
-            )
-        else:
-            out.append(
-                f"Even many more innovations of maturity {more['maturity']:.2f} would not reach it "
-                f"(at best IID {more['iid_after']:.2f}); raise the SPD answers or the maturity."
-            )
+    elif more is not None:
+        out.append(
+            f"Even many more innovations of maturity {more.maturity:.2f} would not reach it "
+            f"(at best IID {more.iid_after:.2f}); raise the SPD answers or the maturity."
+        )
     return "\n".join(out)

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .engine import FIGURES, Figure
+from services.scoring.domain.engine import FIGURES, Figure
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,51 @@
-"""Scoring a whole dataset: every region's figures and ranks, in the result format."""
+"""Scoring a whole dataset (`inovasi score compute`): every region's figures, ranked among
+the dataset's regions, in the one shape of a score's figures (`ScoreFigure`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .engine import FIGURES, CompiledMethodology, Region, RegionScore, score_region
-from .ranking import Entry, Position, Ranking, rank_changes, rank_regions
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.data.regions import RegionType
+from services.common.events import FIGURES, Figure, FigureRanks, Rank, ScoreFigure
+from services.scoring.domain.engine import CompiledMethodology, Region, RegionFigures, score_region
+from services.scoring.domain.ranking import Entry, Position, Ranking, rank_changes, rank_regions
+from services.scoring.domain.read_model import score_figure
 
 
-def ranking_entry(region: Region, score: RegionScore) -> Entry:
+class _Report(BaseModel):
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+
+class RankChange(_Report):
+    type: int | None = Field(description="places moved up (negative: down); null if not ranked before")
+    province: int | None
+
+
+class RegionResult(_Report):
+    region: str
+    name: str | None
+    type: RegionType
+    province: str | None = Field(description="the province a kabupaten or kota is ranked within; null for a provinsi")
+    claimed: ScoreFigure
+    provisional: ScoreFigure
+    validated: ScoreFigure
+    rank_change: dict[Figure, RankChange] | None = Field(
+        default=None, description="since the result given as --previous; null without one"
+    )
+
+    def figure(self, name: Figure) -> ScoreFigure:
+        figure: ScoreFigure = getattr(self, name)
+        return figure
+
+
+class ScoringResult(_Report):
+    methodology: str
+    regions: list[RegionResult]
+
+
+def ranking_entry(region: Region, score: RegionFigures) -> Entry:
     return Entry(
         code=region.code,
         type=region.type,
@@ -17,57 +54,60 @@ def ranking_entry(region: Region, score: RegionScore) -> Entry:
     )
 
 
-def score_all(regions: list[Region], compiled: CompiledMethodology) -> tuple[dict[str, RegionScore], Ranking]:
+def score_all(regions: list[Region], compiled: CompiledMethodology) -> tuple[dict[str, RegionFigures], Ranking]:
     scores = {region.code: score_region(region, compiled) for region in regions}
     ranking = rank_regions(ranking_entry(region, scores[region.code]) for region in regions)
     return scores, ranking
 
 
-def position_json(position: Position) -> dict[str, int | None]:
+def figure_ranks(position: Position) -> FigureRanks:
+    return FigureRanks(
+        type=Rank(position=position.type, of=position.type_size),
+        province=Rank(position=position.province, of=position.province_size)
+        if position.province is not None and position.province_size is not None else None,
+    )
+
+
+def positions(result: ScoringResult) -> dict[str, dict[Figure, Position]]:
+    """The ranks of an earlier result (for rank changes)."""
     return {
-        "type": position.type,
-        "province": position.province,
-        "of_type": position.type_size,
-        "of_province": position.province_size,
+        region.region: {
+            f: Position(
+                type=ranks.type.position if ranks.type else 0,
+                province=ranks.province.position if ranks.province else None,
+                type_size=ranks.type.of if ranks.type else 0,
+                province_size=ranks.province.of if ranks.province else None,
+            )
+            for f in FIGURES
+            for ranks in [region.figure(f).ranks]
+        }
+        for region in result.regions
     }
 
 
-def result_json(
+def compute_result(
     regions: list[Region],
     compiled: CompiledMethodology,
-    previous: Mapping[str, Mapping[str, Position]] | None = None,
-) -> dict[str, object]:
+    previous: Mapping[str, Mapping[Figure, Position]] | None = None,
+) -> ScoringResult:
     scores, ranking = score_all(regions, compiled)
     changes = rank_changes(ranking, previous) if previous is not None else None
-    out_regions = []
+    results = []
     for region in regions:
-        score = scores[region.code]
-        item: dict[str, object] = {
-            "code": region.code,
-            "type": region.type,
-            "province": region.province_key,
-            "figures": {f: score.figures[f].as_json() for f in FIGURES},
-            "rank": {f: position_json(ranking[region.code][f]) for f in FIGURES},
-        }
-        if changes is not None:
-            item["rank_change"] = changes[region.code]
-        out_regions.append(item)
-    return {"methodology": compiled.id, "regions": out_regions}
-
-
-def positions_from_result(result: Mapping[str, object]) -> dict[str, dict[str, Position]]:
-    """Read the ranks back from an earlier result document (for rank changes)."""
-    positions: dict[str, dict[str, Position]] = {}
-    for region in result.get("regions", []):  # type: ignore[union-attr]
-        ranks = region.get("rank", {})
-        positions[region["code"]] = {
-            figure: Position(
-                type=rank["type"],
-                province=rank.get("province"),
-                type_size=rank.get("of_type", 0),
-                province_size=rank.get("of_province"),
+        figures, ranks = scores[region.code].figures, ranking[region.code]
+        results.append(
+            RegionResult(
+                region=region.code,
+                name=region.name,
+                type=region.type,
+                province=region.province_key,
+                claimed=score_figure(figures["claimed"], figure_ranks(ranks["claimed"])),
+                provisional=score_figure(figures["provisional"], figure_ranks(ranks["provisional"])),
+                validated=score_figure(figures["validated"], figure_ranks(ranks["validated"])),
+                rank_change=(
+                    {f: RankChange.model_validate(c) for f, c in changes[region.code].items()}
+                    if changes is not None else None
+                ),
             )
-            for figure, rank in ranks.items()
-            if figure in FIGURES
-        }
-    return positions
+        )
+    return ScoringResult(methodology=compiled.id, regions=results)

@@ -1,18 +1,13 @@
 """From the scoring service's stored state (the newest version of every SPD answer,
-innovation and evidence item) to the engine's `Region`, and from a score to the decimals
-that travel in events and API responses."""
+innovation and evidence item) to the engine's `Region`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
-from .dataset import EVIDENCE_RANK
-from .engine import FIGURES, FigureScore, Region, RegionScore, innovation_from
-
-COMPONENT_PLACES = Decimal("0.0001")  # SPD, SID average, SJI and total shown to 4 decimals
+from services.scoring.domain.dataset import EVIDENCE_RANK
+from services.scoring.domain.engine import Region, innovation_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,33 +57,3 @@ def region_from_state(
         answers = {indicator: (level, ranks.get((item.id, indicator), 0)) for indicator, level in item.answers.items()}
         region.innovations[item.id] = innovation_from(item, answers)
     return region
-
-
-def to_decimal(value: Fraction, places: Decimal = COMPONENT_PLACES) -> Decimal:
-    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(places, ROUND_HALF_UP)
-
-
-def figure_payload(figure: FigureScore) -> dict[str, object]:
-    """A figure with decimals (exact IID rounded to 2 places, components to 4)."""
-    return {
-        "iid": figure.iid,
-        "category": figure.category,
-        "innovations_counted": figure.innovations_counted,
-        "basic_services_covered": figure.basic_services_covered,
-        "spd": to_decimal(figure.spd),
-        "sid_average": to_decimal(figure.sid_average),
-        "sji": to_decimal(figure.sji),
-        "total": to_decimal(figure.total),
-    }
-
-
-def score_payload(score: RegionScore) -> dict[str, dict[str, object]]:
-    return {figure: figure_payload(score.figures[figure]) for figure in FIGURES}
-
-
-def payload_json(figures: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    """The payload as stored and served: decimals as strings ("47.04"), never floats."""
-    return {
-        figure: {key: str(value) if isinstance(value, Decimal) else value for key, value in values.items()}
-        for figure, values in figures.items()
-    }

@@ -11,12 +11,12 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from services.scoring.domain.dataset import DatasetError, parse_dataset
-from services.scoring.domain.engine import FIGURES, Region, compile_methodology, regions_from_dataset
+from services.scoring.domain.engine import FIGURES, CompiledMethodology, Figure, Region, compile_methodology, regions_from_dataset
 from services.scoring.domain.explain import explain_region, render_explanation
 from services.scoring.domain.gap import TargetError, plan_gap, render_gap
 from services.scoring.domain.ranking import Position
-from services.scoring.domain.results import result_json
-from services.scoring.domain.schemas import dataset_schema
+from services.scoring.domain.results import ScoringResult, compute_result, positions
+from services.scoring.domain.schemas import FORMATS, json_schema
 
 EXIT_BAD_INPUT = 2
 
@@ -25,7 +25,7 @@ class _CliError(Exception):
     pass
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace) -> tuple[list[Region], CompiledMethodology]:
     path = Path(args.dataset)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
@@ -47,52 +47,34 @@ def _region(regions: list[Region], code: str) -> Region:
     raise _CliError(f"--region: no region {code!r} in the dataset")
 
 
-class _PreviousRank(BaseModel):
-    type: int
-    province: int | None = None
-    of_type: int = 0
-    of_province: int | None = None
-
-
-class _PreviousRegion(BaseModel):
-    code: str
-    rank: dict[str, _PreviousRank] = {}
-
-
-class _PreviousResult(BaseModel):
-    regions: list[_PreviousRegion]
-
-
-def _previous_positions(path: str) -> dict[str, dict[str, Position]]:
+def _previous_positions(path: str) -> dict[str, dict[Figure, Position]]:
     try:
-        previous = _PreviousResult.model_validate_json(Path(path).read_bytes())
+        previous = ScoringResult.model_validate_json(Path(path).read_bytes())
     except OSError as exc:
         raise _CliError(f"--previous {path}: cannot read: {exc.strerror or exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise _CliError(f"--previous {path}: not a result document: {where}: {first['msg']}") from None
-    return {
-        r.code: {
-            f: Position(p.type, p.province, p.of_type, p.of_province) for f, p in r.rank.items() if f in FIGURES
-        }
-        for r in previous.regions
-    }
+    return positions(previous)
+
+
+def _print_json(model: BaseModel, *, indent: int | None = 2) -> None:
+    sys.stdout.write(model.model_dump_json(indent=indent))
+    sys.stdout.write("\n")
 
 
 def _compute(args: argparse.Namespace) -> None:
     regions, compiled = _load(args)
     previous = _previous_positions(args.previous) if args.previous else None
-    json.dump(result_json(regions, compiled, previous), sys.stdout, indent=2 if args.pretty else None)
-    sys.stdout.write("\n")
+    _print_json(compute_result(regions, compiled, previous), indent=2 if args.pretty else None)
 
 
 def _explain(args: argparse.Namespace) -> None:
     regions, compiled = _load(args)
     report = explain_region(_region(regions, args.region), compiled, args.figure)
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(report)
     else:
         print(render_explanation(report))
 
@@ -114,8 +96,7 @@ def _gap(args: argparse.Namespace) -> None:
     except TargetError as exc:
         raise _CliError(f"--target: {exc}") from None
     if args.json:
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(report)
     else:
         print(render_gap(report))
 
@@ -133,7 +114,7 @@ def _guarded(command):
 
 
 def _schema(args: argparse.Namespace) -> None:
-    json.dump(dataset_schema(), sys.stdout, indent=2, ensure_ascii=False)
+    json.dump(json_schema(args.format), sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
 
 
@@ -166,5 +147,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gap.add_argument("--json", action="store_true", help="print JSON instead of a report")
     gap.set_defaults(run=_guarded(_gap))
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of the dataset format")
+    schema = sub.add_parser("schema", help="print the JSON Schema of a format (default: the dataset)")
+    schema.add_argument("format", nargs="?", choices=FORMATS, default="dataset")
     schema.set_defaults(run=_guarded(_schema))

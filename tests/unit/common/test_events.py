@@ -62,7 +62,7 @@ def test_every_event_class_is_in_the_union_and_published_on_its_producers_stream
 def test_decimals_travel_as_strings() -> None:
     wire = json.loads(samples.score_updated().model_dump_json())
     assert wire["data"]["claimed"]["iid"] == "47.04"
-    assert wire["data"]["validated"]["total"] == "107.62"
+    assert wire["data"]["validated"]["total"] == "107.6200"
 
 
 def test_correlation_id_defaults_to_the_bound_one_else_the_event_id() -> None:

@@ -8,11 +8,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.common.ids import current_correlation_id
 from services.common.logging import (
     CorrelationIdMiddleware,
     bind_event,
     configure_logging,
-    current_correlation_id,
     get_logger,
 )
 from tests.support import events as samples

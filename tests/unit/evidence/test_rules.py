@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.errors import InvalidInput, Problem
 from services.common.principal import Principal
 from services.evidence.domain.filetypes import PDF, PNG
 from services.evidence.domain.rules import (
     SPD_EVIDENCE_KINDS,
-    RuleViolation,
     Target,
     Verdict,
     check_declared_type,
@@ -24,10 +24,12 @@ from services.evidence.domain.rules import (
 REGIONS = {"62", "62.10", "62.11"}
 
 
-def violation(call, *args, **kwargs) -> RuleViolation:
-    with pytest.raises(RuleViolation) as caught:
+def violation(call, *args, **kwargs) -> Problem:
+    """The one problem the rule names (every rule reports one field at a time)."""
+    with pytest.raises(InvalidInput) as caught:
         call(*args, **kwargs)
-    return caught.value
+    [problem] = caught.value.problems
+    return problem
 
 
 # --- resolve_target ---------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import ipaddress
 import pytest
 
 from services.common.data.regions import load_regions
+from services.common.errors import Forbidden, InvalidInput
 from services.notify.domain.subscriptions import (
-    RuleViolation,
     Scope,
     allowed_scope,
     check_webhook_target,
@@ -57,25 +57,25 @@ def test_bad_urls_are_refused_with_the_reason(url, reason):
 
 def test_a_region_admin_subscribes_to_its_own_region_only():
     assert allowed_scope("62.10", Scope("region", "62.10"), REGIONS) == Scope("region", "62.10")
-    with pytest.raises(RuleViolation) as neighbour:
+    with pytest.raises(Forbidden) as neighbour:
         allowed_scope("62.10", Scope("region", "62.01"), REGIONS)
-    assert neighbour.value.status == 403 and neighbour.value.field == "body.scope.region"
+    assert neighbour.value.problems[0].field == "body.scope.region"
 
 
 def test_only_a_provinsi_admin_subscribes_to_its_province():
     assert allowed_scope("62", Scope("province", "62"), REGIONS) == Scope("province", "62")
     assert allowed_scope("62", Scope("region", "62"), REGIONS) == Scope("region", "62")
     for caller in ("62.10", "63"):
-        with pytest.raises(RuleViolation) as refused:
+        with pytest.raises(Forbidden) as refused:
             allowed_scope(caller, Scope("province", "62"), REGIONS)
-        assert refused.value.status == 403 and refused.value.field == "body.scope.province"
+        assert refused.value.problems[0].field == "body.scope.province"
 
 
 @pytest.mark.parametrize("scope", [Scope("region", "99.99"), Scope("province", "99"), Scope("province", "62.10")])
 def test_unknown_or_wrong_codes_are_422(scope):
-    with pytest.raises(RuleViolation) as refused:
+    with pytest.raises(InvalidInput) as refused:
         allowed_scope("62.10", scope, REGIONS)
-    assert refused.value.status == 422 and refused.value.field == f"body.scope.{scope.kind}"
+    assert refused.value.problems[0].field == f"body.scope.{scope.kind}"
 
 
 def test_an_event_reaches_its_region_and_its_province():

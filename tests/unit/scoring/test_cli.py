@@ -41,12 +41,12 @@ def test_compute_reproduces_the_worked_examples(example_file):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     schema_validator("result.schema.json").validate(result)
-    by_code = {r["code"]: r for r in result["regions"]}
-    assert by_code["62.10"]["figures"]["validated"]["iid"] == 47.04
-    assert by_code["62.10"]["figures"]["validated"]["category"] == "inovatif"
-    assert by_code["62.11"]["figures"]["validated"]["iid"] == 38.55
-    assert by_code["62.11"]["figures"]["validated"]["category"] == "kurang_inovatif"
-    assert by_code["62.11"]["rank"]["validated"]["type"] == 2
+    by_code = {r["region"]: r for r in result["regions"]}
+    assert by_code["62.10"]["validated"]["iid"] == "47.04"
+    assert by_code["62.10"]["validated"]["category"] == "inovatif"
+    assert by_code["62.11"]["validated"]["iid"] == "38.55"
+    assert by_code["62.11"]["validated"]["category"] == "kurang_inovatif"
+    assert by_code["62.11"]["validated"]["ranks"]["type"] == {"position": 2, "of": 2}
 
 
 def test_methodology_override_and_rank_change(example_file, tmp_path):
@@ -55,7 +55,7 @@ def test_methodology_override_and_rank_change(example_file, tmp_path):
     previous = tmp_path / "previous.json"
     previous.write_text(first.stdout)
     second = inovasi("score", "compute", str(example_file), "--previous", str(previous))
-    changes = {r["code"]: r["rank_change"] for r in json.loads(second.stdout)["regions"]}
+    changes = {r["region"]: r["rank_change"] for r in json.loads(second.stdout)["regions"]}
     assert changes["62.10"]["validated"] == {"type": 0, "province": 0}
 
 
@@ -94,10 +94,14 @@ def test_gap_bad_target_exits_2(example_file):
     assert done.returncode == 2 and "--target" in done.stderr
 
 
-def test_committed_dataset_schema_matches_the_model():
-    done = inovasi("score", "schema")
-    assert json.loads(done.stdout) == json.loads((SCHEMAS / "dataset.schema.json").read_text()), (
-        "regenerate with: inovasi score schema > schemas/dataset.schema.json"
+@pytest.mark.parametrize("name", ["dataset", "result", "explain", "gap"])
+def test_committed_schemas_are_the_ones_the_models_generate(name):
+    done = inovasi("score", "schema", name)
+    assert json.loads(done.stdout) == json.loads((SCHEMAS / f"{name}.schema.json").read_text()), (
+        f"regenerate with: inovasi score schema {name} > schemas/{name}.schema.json"
     )
+
+
+def test_the_dataset_schema_accepts_a_dataset():
     validator = schema_validator("dataset.schema.json")
     validator.validate(dataset(worked_example_1()))

@@ -5,7 +5,7 @@ import pytest
 
 from services.scoring.domain.dataset import parse_dataset
 from services.scoring.domain.engine import compile_methodology, regions_from_dataset, score_region
-from services.scoring.domain.results import result_json
+from services.scoring.domain.results import compute_result
 
 from .builders import (
     BASIC_SERVICES,
@@ -120,21 +120,23 @@ def test_iid_rounds_half_up_only_at_the_end(total, expected):
     assert Decimal(round_half_up_hundredths(total * 100 / 250)).scaleb(-2) == expected
 
 
-def test_result_json_has_the_documented_shape():
+def test_the_result_has_the_documented_shape():
     data, methodology = parse_dataset(dataset(worked_example_1(), worked_example_2()))
-    out = result_json(regions_from_dataset(data), compile_methodology(methodology.id))
+    out = compute_result(regions_from_dataset(data), compile_methodology(methodology.id)).model_dump(mode="json")
     assert out["methodology"] == "iid-2026"
     first = out["regions"][0]
-    assert first["code"] == "62.10"
-    assert first["figures"]["claimed"] == {
+    assert first["region"] == "62.10"
+    assert first["claimed"] == {
         "innovations_counted": 20,
         "basic_services_covered": 6,
-        "spd": 40.0,
-        "sid_average": 70.0,
-        "sji": 7.6,
-        "total": 117.6,
-        "iid": 47.04,
+        "spd": "40.0000",
+        "sid_average": "70.0000",
+        "sji": "7.6000",
+        "total": "117.6000",
+        "iid": "47.04",
         "category": "inovatif",
+        "ranks": {"type": {"position": 1, "of": 2}, "province": {"position": 1, "of": 2}},
     }
-    assert first["rank"]["validated"]["type"] == 1
-    assert out["regions"][1]["rank"]["validated"] == {"type": 2, "province": 2, "of_type": 2, "of_province": 2}
+    assert out["regions"][1]["validated"]["ranks"] == {
+        "type": {"position": 2, "of": 2}, "province": {"position": 2, "of": 2}
+    }

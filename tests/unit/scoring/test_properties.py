@@ -17,15 +17,15 @@ from services.scoring.domain.engine import (
     score_region,
 )
 from services.scoring.domain.gap import apply_actions, plan_gap
-from services.scoring.domain.results import result_json
+from services.scoring.domain.results import compute_result
 
 from .strategies import datasets, json_values
 
 
 def compute(raw: dict) -> dict:
     data, methodology = parse_dataset(raw)
-    out = result_json(regions_from_dataset(data), compile_methodology(methodology.id))
-    return {r["code"]: r for r in out["regions"]}
+    out = compute_result(regions_from_dataset(data), compile_methodology(methodology.id))
+    return {r.region: r for r in out.regions}
 
 
 def shuffled(raw: dict, rng: random.Random) -> dict:
@@ -96,14 +96,14 @@ def test_gap_actions_applied_reach_the_target(raw, data, target):
     # The analysis does not change the region it analyses.
     assert score_region(region, compiled) == score_region(before, compiled)
     # Each action's IID is what the engine computes after applying the plan up to it.
-    for k, action in enumerate(report["actions"]):
+    for k, action in enumerate(report.actions):
         step = copy.deepcopy(before)
-        apply_actions(step, report["actions"][: k + 1])
-        assert float(score_region(step, compiled).figures[figure].iid) == action["iid_after"]
-    apply_actions(region, report["actions"])
-    reached = score_region(region, compiled).figures[figure].iid_hundredths >= round(report["target"]["iid"] * 100)
-    assert reached == report["reached"]
-    if report["existing_answers_reach_target"]:
+        apply_actions(step, report.actions[: k + 1])
+        assert score_region(step, compiled).figures[figure].iid == action.iid_after
+    apply_actions(region, report.actions)
+    reached = score_region(region, compiled).figures[figure].iid >= report.target.iid
+    assert reached == report.reached
+    if report.existing_answers_reach_target:
         assert reached
 
 
@@ -151,4 +151,4 @@ def test_a_corrupted_dataset_never_raises_anything_but_the_engines_error(raw, da
         assert exc.problems
         return
     # Accepted data must then score without error.
-    result_json(regions_from_dataset(parsed), compile_methodology(methodology.id))
+    compute_result(regions_from_dataset(parsed), compile_methodology(methodology.id))

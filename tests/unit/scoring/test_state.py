@@ -5,13 +5,12 @@ its own here)."""
 from decimal import Decimal
 
 from services.scoring.domain.engine import compile_methodology, score_region
+from services.scoring.domain.read_model import figure_values
 from services.scoring.domain.state import (
     StoredEvidence,
     StoredInnovation,
     evidence_ranks,
-    payload_json,
     region_from_state,
-    score_payload,
 )
 
 COMPILED = compile_methodology("iid-2026")
@@ -46,7 +45,7 @@ def test_state_maps_to_the_hand_computed_score():
             StoredEvidence("b", "sid-16", "accepted"),
         ],
     )
-    payload = payload_json(score_payload(score_region(region, COMPILED)))
+    payload = {f: figure_values(v).model_dump(mode="json") for f, v in score_region(region, COMPILED).figures.items()}
     # validated: (3 + 9/12) / 2.5 = 1.50; provisional: (3 + 17/12) / 2.5 = 1.7666… → 1.77;
     # claimed: (3 + 19/12) / 2.5 = 1.8333… → 1.83.
     assert {f: payload[f]["iid"] for f in payload} == {"validated": "1.50", "provisional": "1.77", "claimed": "1.83"}

@@ -1,0 +1,138 @@
+"""Scoring's queries: a region's score with its current ranks, its history, rankings, the
+explanation of a figure and the gap plan to a target. Each checks the cycle and region named
+(not found), then who may read (forbidden), then computes from the committed state."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.common.data.regions import RegionInfo, load_regions
+from services.common.errors import Forbidden, InvalidInput, NotFound
+from services.common.events import FIGURES, RegionScore
+from services.common.methodology.catalogue import CatalogueError, methodology_for_cycle
+from services.common.principal import Principal
+from services.scoring.adapters import state_store
+from services.scoring.dependencies import ScoringDeps
+from services.scoring.domain.engine import Region, compile_methodology, score_region
+from services.scoring.domain.explain import Explanation, explain_region
+from services.scoring.domain.gap import GapPlan, TargetError, plan_gap
+from services.scoring.domain.queries import ExplainQuery, GapQuery, HistoryQuery, RankingsQuery, RegionQuery
+from services.scoring.domain.ranking import competition_ranks
+from services.scoring.domain.read_model import NO_RANKS, figure_ranks, province_key, region_score
+from services.scoring.domain.state import region_from_state
+from services.scoring.views import RankedRegion, Rankings, ScoreHistory
+
+
+def methodology_of(cycle: int) -> str:
+    try:
+        return methodology_for_cycle(cycle).id
+    except CatalogueError:
+        raise NotFound.named(f"cycle {cycle}") from None
+
+
+def known_region(code: str) -> RegionInfo:
+    info = load_regions().get(code)
+    if info is None:
+        raise NotFound.named(f"region {code}")
+    return info
+
+
+def check_province(province: str | None) -> None:
+    if province is not None and province not in load_regions():
+        raise InvalidInput.at("query.province", f"unknown province {province!r}")
+
+
+def _unscored(info: RegionInfo, cycle: int, methodology: str) -> RegionScore:
+    """What a region without any event scores: the engine's score of an empty region."""
+    figures = score_region(Region(info.code, info.type, province_key(info)), compile_methodology(methodology))
+    return region_score(
+        info, figures, dict.fromkeys(FIGURES, NO_RANKS),
+        cycle=cycle, version=0, caused_by=None, cause_type=None, computed_at=None,
+    )
+
+
+async def region_score_now(deps: ScoringDeps, principal: Principal, query: RegionQuery) -> RegionScore:
+    """The region's current score, with its ranks as they are now (another region may have
+    moved past it since its score was computed)."""
+    methodology = methodology_of(query.cycle)
+    info = known_region(query.region)
+    async with deps.pool.acquire() as conn:
+        score = await state_store.current_score(conn, query.cycle, query.region)
+        score = score or _unscored(info, query.cycle, methodology)
+        iids = {f: score.figure(f).iid for f in FIGURES}
+        positions = await state_store.positions(conn, query.cycle, info.code, info.type, province_key(info), iids)
+    return score.with_ranks({f: figure_ranks(info, *positions[f]) for f in FIGURES})
+
+
+async def score_history(deps: ScoringDeps, principal: Principal, query: HistoryQuery) -> ScoreHistory:
+    methodology_of(query.cycle)
+    known_region(query.region)
+    async with deps.pool.acquire() as conn:
+        scores = await state_store.score_history(conn, query.cycle, query.region, query.limit)
+    return ScoreHistory(cycle=query.cycle, region=query.region, scores=scores)
+
+
+async def rankings(deps: ScoringDeps, principal: Principal, query: RankingsQuery) -> Rankings:
+    """Every region of a type (those not yet scored at 0), ranked on a figure's IID."""
+    methodology_of(query.cycle)
+    check_province(query.province)
+    if query.province is not None and query.type == "provinsi":
+        raise InvalidInput.at(
+            "query.province", "a provinsi is ranked only nationally; drop province or choose kabupaten or kota"
+        )
+    members = [
+        r for r in load_regions().values()
+        if r.type == query.type and (query.province is None or r.province_code == query.province)
+    ]
+    async with deps.pool.acquire() as conn:
+        scored = await state_store.figure_of_type(conn, query.cycle, query.type, query.figure)
+    hundredths = {r.code: int(scored[r.code].iid * 100) if r.code in scored else 0 for r in members}
+    ranks = competition_ranks(hundredths)
+    return Rankings(
+        cycle=query.cycle,
+        type=query.type,
+        province=query.province,
+        figure=query.figure,
+        regions=[
+            RankedRegion(
+                rank=ranks[r.code],
+                region=r.code,
+                name=r.name,
+                iid=Decimal(hundredths[r.code]).scaleb(-2),
+                category=scored[r.code].category if r.code in scored else None,
+            )
+            for r in sorted(members, key=lambda r: (ranks[r.code], r.code))
+        ],
+    )
+
+
+def _require_region_reader(principal: Principal, code: str) -> None:
+    # The details name every agency's innovations: the region's own admin, verifiers and
+    # dashboards may read them; an operator sees only its agency's, through intake.
+    if principal.role == "operator" or not principal.in_region(code):
+        raise Forbidden("explanations and gap analyses are for the region's admin, verifiers and viewers")
+
+
+async def _engine_region(deps: ScoringDeps, cycle: int, info: RegionInfo) -> Region:
+    async with deps.pool.acquire() as conn:
+        spd, innovations, evidence = await state_store.load_region_state(conn, cycle, info.code)
+    return region_from_state(info.code, info.type, province_key(info), spd, innovations, evidence)
+
+
+async def explain(deps: ScoringDeps, principal: Principal, query: ExplainQuery) -> Explanation:
+    methodology = methodology_of(query.cycle)
+    info = known_region(query.region)
+    _require_region_reader(principal, query.region)
+    region = await _engine_region(deps, query.cycle, info)
+    return explain_region(region, compile_methodology(methodology), query.figure)
+
+
+async def gap(deps: ScoringDeps, principal: Principal, query: GapQuery) -> GapPlan:
+    methodology = methodology_of(query.cycle)
+    info = known_region(query.region)
+    _require_region_reader(principal, query.region)
+    region = await _engine_region(deps, query.cycle, info)
+    try:
+        return plan_gap(region, compile_methodology(methodology), query.figure, query.target, query.maturity)
+    except TargetError as exc:
+        raise InvalidInput.at("query.target", str(exc)) from None
