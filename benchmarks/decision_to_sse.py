@@ -51,7 +51,7 @@ async def run(decisions: int) -> list[float]:
                         uploads.append(await journey.upload(indicator, innovation))
                 await asyncio.sleep(2)  # let the uploads' own score updates pass
                 url = f"/scoring/v1/cycles/{CYCLE}/stream?region={REGION}"
-                validated = (await journey.score())["figures"]["validated"]["iid"]
+                validated = (await journey.score())["validated"]["iid"]
                 async with listen_sse(client, url, journey.viewer) as feed:
                     latencies = []
                     for item in uploads:

@@ -85,6 +85,6 @@ curl -sf -X POST "$API/evidence/v1/evidence/$E33/decision" -H "Authorization: Be
 # 7. Anyone reads the region's score: claimed, provisional and validated IID, category, ranks.
 sleep 1
 curl -sf "$API/scoring/v1/cycles/2026/regions/$REGION/score" -H "Authorization: Bearer $VIEWER" \
-  | json '["figures"]["validated"]'
+  | json '["validated"]'
 # A dashboard follows the live feed (Server-Sent Events; reconnect with Last-Event-ID):
 #   curl -N "$API/scoring/v1/cycles/2026/stream?region=$REGION" -H "Authorization: Bearer $VIEWER"

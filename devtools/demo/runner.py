@@ -202,8 +202,8 @@ class Demo:
                 continue
             score = await api.score(code)
             await move.run()
-            validated, claimed = score["figures"]["validated"], score["figures"]["claimed"]
-            rank = validated["rank"]["type"]
+            validated, claimed = score["validated"], score["claimed"]
+            rank = validated["ranks"]["type"]
             log.info(
                 f"demo: {move.actor} of {code} {move.summary}",
                 region=code, actor=str(move.actor), step=_step_id.get(),

@@ -5,10 +5,13 @@ and evidence."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
+from redis.asyncio import Redis
 
+from services.common import events as ev
 from services.common.methodology.catalogue import load_methodology
 from services.notify.domain.signing import verify_signature
 from services.scoring.domain.engine import FIGURES, compile_methodology, score_region
@@ -39,12 +42,29 @@ async def state_read_back(journey: Journey) -> dict[str, str]:
     return {f: str(score.figures[f].iid) for f in FIGURES}
 
 
-def iids(figures: dict) -> dict[str, str]:
-    return {f: str(figures[f]["iid"]) for f in FIGURES}
+def iids(score: dict) -> dict[str, str]:
+    return {f: str(score[f]["iid"]) for f in FIGURES}
+
+
+def without_ranks(score: dict) -> dict:
+    """A score's JSON with the ranks left out (the REST answer shows the current ranks)."""
+    return {k: ({**v, "ranks": None} if k in FIGURES else v) for k, v in score.items()}
+
+
+async def published_score(settings, version: int) -> dict:
+    """The data of the score.updated event of `version`, as JSON on the stream."""
+    redis = Redis.from_url(settings.redis_url)
+    try:
+        entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
+    finally:
+        await redis.aclose()
+    events = [json.loads(fields[ev.DATA_FIELD.encode()]) for _, fields in entries]
+    [event] = [e for e in events if e["type"] == "score.updated" and e["version"] == version]
+    return event["data"]
 
 
 async def test_submission_reaches_score_api_sse_and_signed_webhook_with_the_same_iids(platform):
-    client, _settings = platform
+    client, settings = platform
     journey = Journey(client, REGION)
     methodology = load_methodology("iid-2026")
     mandatory = methodology.mandatory_codes("sid")
@@ -79,7 +99,7 @@ async def test_submission_reaches_score_api_sse_and_signed_webhook_with_the_same
             started = time.monotonic()
 
             async def api_matches():
-                return iids((await journey.score())["figures"]) == expected
+                return iids(await journey.score()) == expected
 
             await wait_until(api_matches, timeout=30)
 
@@ -87,7 +107,7 @@ async def test_submission_reaches_score_api_sse_and_signed_webhook_with_the_same
                 if not feed.events:
                     return False
                 latest = max((e.json() for e in feed.events), key=lambda e: e["version"])
-                return iids(latest["data"]) == expected
+                return iids(latest) == expected
 
             await wait_until(sse_matches, timeout=30)
 
@@ -109,6 +129,14 @@ async def test_submission_reaches_score_api_sse_and_signed_webhook_with_the_same
             async def rejection_alerted():
                 return [w for w in receiver.received if w.headers.get("x-inovasi-kind") == "evidence.rejected"]
 
+            # One score, one shape: the event's data, the REST score, the SSE message and the
+            # webhook's data of the same version are the same JSON, ranks aside.
+            rest = await journey.score()
+            sse = max((e.json() for e in feed.events), key=lambda e: e["version"])
+            assert rest["version"] == sse["version"] == webhook.json()["version"]
+            published = await published_score(settings, rest["version"])
+            assert without_ranks(rest) == without_ranks(sse) == without_ranks(published)
+            assert sse == published and webhook.json()["data"] == published
             alert = (await wait_until(rejection_alerted, timeout=30))[0].json()
             assert alert["data"]["reason"] == "Tangkapan layar tidak terbaca"
             # The deliveries are in the log.

@@ -62,7 +62,7 @@ async def counts(client: httpx.AsyncClient, regions: tuple[str, ...]) -> dict[st
 async def scores_caused_by_steps(redis: Redis, settings) -> list[ev.ScoreUpdated]:
     """score.updated events of the home region caused by a demo step (the step's
     X-Correlation-ID travels on every event it causes)."""
-    entries = await redis.xrange(settings.stream(ev.SCORING_EVENTS))
+    entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
     updates = [ev.from_entry(fields) for _, fields in entries]
     return [u for u in updates if u.region == HOME and u.correlation_id.startswith("demo-step-")]
 
@@ -98,7 +98,7 @@ async def test_demo_seeds_a_cycle_keeps_scores_moving_and_seeds_only_once() -> N
                 assert demo.newly_seeded == list(demo.regions) and HOME in demo.regions
 
                 async def counted_and_validated() -> dict | None:
-                    figures = (await score(client))["figures"]
+                    figures = await score(client)
                     ok = figures["claimed"]["innovations_counted"] > 0 and figures["validated"]["innovations_counted"] > 0
                     return figures if ok else None
 
