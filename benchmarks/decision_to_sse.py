@@ -41,7 +41,7 @@ async def run(decisions: int) -> list[float]:
                 journey = Journey(client, REGION)
                 await journey.register_agency()
                 sid = [i.code for i in load_methodology("iid-2026").indicators_of("sid")]
-                uploads = []
+                uploads: list[dict] = []
                 while len(uploads) < decisions:
                     innovation = await journey.create_innovation(f"Inovasi {len(uploads) // len(sid) + 1}")
                     for indicator in sid:

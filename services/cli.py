@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from services.common.principal import ROLES
-from services.common.tokens import TokenError, issue_token
 from services.common.settings import Settings
+from services.common.tokens import TokenError, issue_token
 from services.scoring.entrypoints import cli as scoring_cli
 
 SERVICES = ("intake", "evidence", "scoring", "notify")
@@ -71,7 +71,7 @@ def _migrate(args: argparse.Namespace) -> int:
         return _fail("migrate", f"unknown service {unknown[0]!r}; one of {', '.join(SERVICES)}")
     settings = Settings()
     for name in args.services or SERVICES:
-        applied = asyncio.run(migrate(settings.database_url, settings.schema(name), f"services.{name}.migrations"))
+        applied = asyncio.run(migrate(settings.database_url, settings.schema_of(name), f"services.{name}.migrations"))
         print(f"{name}: {', '.join(applied) if applied else 'up to date'}")
     return 0
 
@@ -175,10 +175,9 @@ def _up(args: argparse.Namespace) -> int:
         from devtools.embedded import EmbeddedServers
     except ImportError as exc:
         return _fail("up", f"needs the development tools of a source checkout (devtools/), not importable here: {exc}")
+    from services.common.data.regions import load_regions
     from services.common.logging import configure_logging
     from services.platform import create_platform_app
-
-    from services.common.data.regions import load_regions
 
     if args.region not in load_regions():
         return _fail("up", f"--region: {args.region!r} is not a Kemendagri region code (e.g. 62.10)")

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from services.common.health import run_check
 from services.common.settings import Settings
@@ -59,7 +59,7 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
         ready = all(v == "ok" for service in results.values() for v in service.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503)
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
     routes += [Mount(f"/{name}", app=sub) for name, sub in apps.items()]
     platform = Starlette(routes=routes, lifespan=lifespan)
     platform.state.services = apps

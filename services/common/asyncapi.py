@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from .events import DATA_FIELD, EVENT_CLASSES, STREAMS, dlq_of, stream_of
+from services.common.events import DATA_FIELD, EVENT_CLASSES, STREAMS, dlq_of, stream_of
 
 CONTRACT_VERSION = "1.1.0"  # 1.1: score.updated carries the whole RegionScore read model
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 import structlog
@@ -39,14 +39,15 @@ from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from .dlq import ALL, DeadLetter, dead_letter, dlq_list, dlq_replay
-from .events import STREAMS, Envelope, UndecodableEntry, from_entry
-from .inbox import first_delivery
-from .logging import bind_event, get_logger
-from .metrics import DLQ_MOVES, EVENT_FAILURES, EVENTS_HANDLED, HANDLER_SECONDS
+from services.common.db import Connection
+from services.common.dlq import ALL, DeadLetter, dead_letter, dlq_list, dlq_replay
+from services.common.events import STREAMS, Envelope, StreamEntry, UndecodableEntry, from_entry
+from services.common.inbox import first_delivery
+from services.common.logging import bind_event, get_logger
+from services.common.metrics import DLQ_MOVES, EVENT_FAILURES, EVENTS_HANDLED, HANDLER_SECONDS
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from services.common.settings import Settings
 
 __all__ = [
     "ALL",
@@ -65,7 +66,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-Handler = Callable[[Envelope, asyncpg.Connection], Awaitable[None]]
+Handler = Callable[[Envelope, Connection], Awaitable[None]]
 
 
 def consumer_name(service: str) -> str:
@@ -108,7 +109,7 @@ async def stream_position(redis: Redis, stream: str) -> str:
     """Id of the newest entry of `stream` (full key), "0-0" if empty: where a reader that
     wants only new events starts. (Re-sending "$" on every XREAD would miss entries added
     between two calls.)"""
-    newest = await redis.xrevrange(stream, count=1)
+    newest = cast(list[StreamEntry], await redis.xrevrange(stream, count=1))
     return _text(newest[0][0]) if newest else "0-0"
 
 
@@ -120,7 +121,9 @@ async def read_events(
     next time. The entry id is the SSE event id, so `Last-Event-ID` resumes where a client
     left off. Entries that are not events are skipped (logged) but still advance the
     position."""
-    response = await redis.xread({stream: after}, count=count, block=block_ms)
+    response = cast(
+        "list[tuple[bytes, list[StreamEntry]]] | None", await redis.xread({stream: after}, count=count, block=block_ms)
+    )
     position = after
     events: list[tuple[str, Envelope]] = []
     for _key, entries in response or ():

@@ -21,16 +21,21 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy  # noqa: F401  (named in the Connection alias)
 
-from .logging import get_logger
+from services.common.logging import get_logger
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from services.common.settings import Settings
 
 log = get_logger(__name__)
+
+# What queries run on: a connection from a pool (a proxy of one), or a plain one. An alias
+# in a string, because the classes are generic only in their type stubs.
+Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
 MIGRATION_FILE = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
@@ -86,7 +91,7 @@ async def pool_from_settings(settings: Settings, service: str) -> asyncpg.Pool:
     """The pool of `service`'s schema, sized and timed by settings."""
     return await create_pool(
         settings.database_url,
-        settings.schema(service),
+        settings.schema_of(service),
         min_size=settings.pg_pool_min,
         max_size=settings.pg_pool_max,
         command_timeout=settings.pg_command_timeout_s,

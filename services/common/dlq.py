@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from .events import dlq_of
+from services.common.events import StreamEntry, dlq_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -78,7 +78,7 @@ async def dead_letter(
 
 async def dlq_list(redis: Redis, stream: str, *, count: int | None = None) -> list[DeadLetter]:
     """Dead letters of `stream` (full Redis key), oldest first."""
-    entries = await redis.xrange(dlq_of(stream), count=count)
+    entries = cast(list[StreamEntry], await redis.xrange(dlq_of(stream), count=count))
     return [_dead_letter(entry_id, fields) for entry_id, fields in entries]
 
 
@@ -105,9 +105,9 @@ async def dlq_replay(redis: Redis, stream: str, entry_id: str) -> list[str]:
     start = "-"
     while True:
         if entry_id == ALL:
-            entries = await redis.xrange(dlq, min=start, count=_PAGE)
+            entries = cast(list[StreamEntry], await redis.xrange(dlq, min=start, count=_PAGE))
         else:
-            entries = await redis.xrange(dlq, min=entry_id, max=entry_id)
+            entries = cast(list[StreamEntry], await redis.xrange(dlq, min=entry_id, max=entry_id))
             if not entries:
                 raise LookupError(f"no dead letter {entry_id} in {dlq}")
         for dead_id, fields in entries:

@@ -39,6 +39,7 @@ from pydantic import (
 from services.common.data.regions import RegionType
 from services.common.ids import current_correlation_id, uuid7
 
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -345,7 +346,7 @@ class RegionScore(_Model):
 
     def with_ranks(self, ranks: Mapping[Figure, FigureRanks]) -> RegionScore:
         """The same score with other ranks (e.g. the current ones)."""
-        update = {f: self.figure(f).model_copy(update={"ranks": ranks[f]}) for f in FIGURES}
+        update: dict[str, Any] = {f: self.figure(f).model_copy(update={"ranks": ranks[f]}) for f in FIGURES}
         return self.model_copy(update=update)
 
 
@@ -408,6 +409,11 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> Event:
 
 class UndecodableEntry(ValueError):
     """A stream entry that is not an event of this contract; it can never be handled."""
+
+
+# A stream entry as redis-py returns it without decode_responses: (entry id, fields).
+# (redis-py's own annotations cover every protocol and mode at once, so readers cast to this.)
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
 
 
 def entry_fields(payload: str, event_type: str, event_id: str) -> dict[str, str]:

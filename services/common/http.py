@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -59,7 +59,7 @@ HTTP_STATUS: Mapping[type[DomainError], int] = {
 
 def status_of(error: DomainError) -> int:
     for cls in type(error).__mro__:
-        status = HTTP_STATUS.get(cls)  # type: ignore[call-overload]
+        status = HTTP_STATUS.get(cls)
         if status is not None:
             return status
     return 400
@@ -99,7 +99,7 @@ def install_error_handlers(app: FastAPI) -> None:
 # --- authentication ----------------------------------------------------------------------
 
 
-class Unauthorized(StarletteHTTPException):
+class Unauthorized(HTTPException):
     def __init__(self, reason: str) -> None:
         super().__init__(
             status_code=401,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
+from services.common.db import Connection
 
 
-async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: UUID | str) -> bool:
+async def first_delivery(conn: Connection, consumer: str, event_id: UUID | str) -> bool:
     """Record that `consumer` handles `event_id`; False if it already did (skip the effects).
 
     A concurrent transaction recording the same id makes this wait for its outcome, so two

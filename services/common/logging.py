@@ -91,7 +91,8 @@ def _add_service(service: str) -> Any:
 
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name, **initial)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name, **initial)
+    return logger
 
 
 @contextmanager

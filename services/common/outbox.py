@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from services.common.background import BackgroundLoop
-from services.common.db import check_schema_name
+from services.common.db import Connection, check_schema_name
 from services.common.events import STREAMS, Envelope, entry_fields, stream_of
 from services.common.logging import get_logger
 from services.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def enqueue(conn: asyncpg.Connection, event: Envelope, stream: str | None = None) -> None:
+async def enqueue(conn: Connection, event: Envelope, stream: str | None = None) -> None:
     """Insert `event` into this schema's outbox, in the caller's transaction.
 
     `stream` is the logical stream (default: the producer's); the relay adds the prefix.
@@ -100,7 +100,7 @@ class OutboxRelay:
         return cls(
             pool,
             redis,
-            schema=settings.schema(service),
+            schema=settings.schema_of(service),
             dsn=settings.database_url,
             stream_prefix=settings.stream_prefix,
             batch_size=settings.outbox_batch_size,

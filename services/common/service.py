@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from redis.asyncio import Redis
@@ -65,13 +65,13 @@ class ServiceRuntime(Generic[D]):
         self.settings = settings
         self.name = spec.name
         self._stack: AsyncExitStack | None = None
-        self._connections: Connections[S] | None = None
+        self._connections: Connections[Any] | None = None
         self._deps: D | None = None
         self.checks: dict[str, Check] = {}
 
     @property
     def schema(self) -> str:
-        return self.settings.schema(self.name)
+        return self.settings.schema_of(self.name)
 
     @property
     def deps(self) -> D:
@@ -87,7 +87,7 @@ class ServiceRuntime(Generic[D]):
     def redis(self) -> Redis:
         return self._started().redis
 
-    def _started(self) -> Connections[Settings]:
+    def _started(self) -> Connections[Any]:
         if self._connections is None:
             raise RuntimeError(f"the {self.name} service is not started")
         return self._connections
@@ -112,7 +112,7 @@ class ServiceRuntime(Generic[D]):
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)  # stopped first: in-flight events finish
             self.checks = {"postgres": postgres_check(pool), "redis": redis_check(redis), **spec.checks(deps)}
-            self._connections, self._deps = connections, deps  # type: ignore[assignment]
+            self._connections, self._deps = connections, deps
             self._stack = stack.pop_all()
         log.info("service started", service=self.name, schema=self.schema)
 

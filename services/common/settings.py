@@ -82,6 +82,6 @@ class Settings(BaseSettings):
         """The Redis key of a logical stream ("intake.events") for this deployment."""
         return self.stream_prefix + name
 
-    def schema(self, service: str) -> str:
+    def schema_of(self, service: str) -> str:
         """The PostgreSQL schema owned by `service` for this deployment."""
         return self.schema_prefix + service

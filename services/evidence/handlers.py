@@ -12,9 +12,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
-
 from services.common.data.regions import load_regions
+from services.common.db import Connection
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -39,15 +38,23 @@ from services.common.outbox import enqueue
 from services.common.principal import Principal
 from services.evidence.adapters import evidence_store
 from services.evidence.adapters.evidence_store import EvidenceRecord
-from services.evidence.adapters.object_store import STORAGE_ERRORS, TooLarge as ObjectTooLarge, UploadStalled, peek
+from services.evidence.adapters.object_store import STORAGE_ERRORS, UploadStalled, peek
+from services.evidence.adapters.object_store import TooLarge as ObjectTooLarge
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain import rules
 from services.evidence.domain.commands import DecideEvidence, ListEvidence, UploadEvidence
 from services.evidence.domain.filetypes import JPEG, MOV, MP4, PDF, PNG, SNIFF_BYTES, Refused, check_file_type, sniff
 from services.evidence.domain.object_keys import new_object_key
 from services.evidence.domain.rules import Target
-from services.evidence.views import Decided, DownloadLink, EvidenceDetail, EvidencePage, EvidenceView
-from services.evidence.views import evidence_detail, evidence_view
+from services.evidence.views import (
+    Decided,
+    DownloadLink,
+    EvidenceDetail,
+    EvidencePage,
+    EvidenceView,
+    evidence_detail,
+    evidence_view,
+)
 
 log = get_logger(__name__)
 
@@ -71,7 +78,7 @@ def _event(cls: StoredEvent, record: EvidenceRecord) -> Envelope:
 # --- the projection of innovations -----------------------------------------------------------
 
 
-async def project_innovation(event: Envelope, conn: asyncpg.Connection) -> None:
+async def project_innovation(event: Envelope, conn: Connection) -> None:
     """innovation.* from intake: remember the innovation's cycle, region, agency and status
     (only when the event is newer than what is held, so redelivery and reordering are harmless)."""
     data = getattr(event, "data", None)

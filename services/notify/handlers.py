@@ -17,6 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from services.common.data.regions import load_regions
+from services.common.db import Connection
 from services.common.errors import Conflict, InvalidInput, NotFound
 from services.common.events import Envelope, EvidenceRejected, ScoreUpdated
 from services.common.ids import uuid7
@@ -52,7 +53,7 @@ log = get_logger(__name__)
 # --- events ------------------------------------------------------------------------------
 
 
-async def _enqueue(conn: asyncpg.Connection, event: Envelope, notifications: Sequence[Notification]) -> int:
+async def _enqueue(conn: Connection, event: Envelope, notifications: Sequence[Notification]) -> int:
     scopes = matching_scopes(event.region, load_regions())
     created = 0
     for notification in notifications:
@@ -72,7 +73,7 @@ async def _enqueue(conn: asyncpg.Connection, event: Envelope, notifications: Seq
     return created
 
 
-async def handle_score_updated(event: Envelope, conn: asyncpg.Connection) -> None:
+async def handle_score_updated(event: Envelope, conn: Connection) -> None:
     if not isinstance(event, ScoreUpdated):  # subscribed to score.updated only
         raise TypeError(f"handle_score_updated got {event.type}")
     seen = await store.seen_score_for_update(conn, event.cycle, event.region)
@@ -85,7 +86,7 @@ async def handle_score_updated(event: Envelope, conn: asyncpg.Connection) -> Non
     log.info("deliveries queued", kinds=[n.kind for n in notifications], deliveries=created)
 
 
-async def handle_evidence_rejected(event: Envelope, conn: asyncpg.Connection) -> None:
+async def handle_evidence_rejected(event: Envelope, conn: Connection) -> None:
     if not isinstance(event, EvidenceRejected):  # subscribed to evidence.rejected only
         raise TypeError(f"handle_evidence_rejected got {event.type}")
     created = await _enqueue(conn, event, notifications_for_rejection(event))

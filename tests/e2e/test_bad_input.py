@@ -22,7 +22,7 @@ def stored_objects(settings) -> int:
 
 
 async def footprint(db: asyncpg.Connection, settings) -> dict[str, int]:
-    intake, evidence = settings.schema("intake"), settings.schema("evidence")
+    intake, evidence = settings.schema_of("intake"), settings.schema_of("evidence")
     return {
         "s3.objects": stored_objects(settings),
         "intake.outbox": await db.fetchval(f"SELECT count(*) FROM {intake}.outbox"),

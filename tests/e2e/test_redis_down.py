@@ -30,7 +30,7 @@ async def test_intake_accepts_writes_while_redis_is_down_and_scoring_catches_up(
             s3_secret_key=s3.secret_key, s3_bucket="redis-down",
         )
         db = await asyncpg.connect(settings.database_url)
-        intake_schema, scoring_schema = settings.schema("intake"), settings.schema("scoring")
+        intake_schema, scoring_schema = settings.schema_of("intake"), settings.schema_of("scoring")
         try:
             app = create_platform_app(["intake", "scoring"], settings)
             async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:

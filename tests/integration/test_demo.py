@@ -20,6 +20,7 @@ from services.intake.domain.profile import count_words
 from services.platform import SERVICES, create_platform_app
 from tests.support.infra import free_port, wait_until
 from tests.support.platform import AUTH_SECRET, cleanup, isolated_settings, token
+
 # In a child process: moto's server in this process would compete with the four services
 # for the GIL and make seeding (hundreds of uploads) twice as slow.
 from tests.support.s3 import moto_s3_server_process

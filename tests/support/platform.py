@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.common.tokens import issue_token
+from services.common.principal import Role
 from services.common.settings import Settings
+from services.common.tokens import issue_token
 from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, unique_suffix
 
 AUTH_SECRET = "integration-" + "0123456789abcdef" * 4
@@ -40,7 +41,7 @@ def isolated_settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def token(role: str, region: str = "62.10", agency: str | None = None) -> dict[str, str]:
+def token(role: Role, region: str = "62.10", agency: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(AUTH_SECRET, role, region, agency)}"}
 
 
@@ -62,4 +63,4 @@ async def cleanup(settings: Settings) -> None:
     finally:
         await redis.aclose()
     for service in SERVICES:
-        await drop_schema(settings.database_url, settings.schema(service))
+        await drop_schema(settings.database_url, settings.schema_of(service))

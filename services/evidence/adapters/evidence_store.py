@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.common.db import Connection
 from services.common.events import EvidenceItem, EvidenceKind, EvidenceState, InnovationState
 from services.evidence.domain.rules import Decision
 
@@ -82,7 +83,7 @@ def _record(row: asyncpg.Record | None) -> EvidenceRecord:
 
 
 async def apply_innovation(
-    conn: asyncpg.Connection, cycle: int, region: str, version: int, data: InnovationState
+    conn: Connection, cycle: int, region: str, version: int, data: InnovationState
 ) -> bool:
     """Store an innovation's state if `version` is newer than the one held; True if stored."""
     status = await conn.execute(
@@ -97,7 +98,7 @@ async def apply_innovation(
     return status == "INSERT 0 1"
 
 
-async def innovation(conn: asyncpg.Connection, innovation_id: str) -> KnownInnovation | None:
+async def innovation(conn: Connection, innovation_id: str) -> KnownInnovation | None:
     row = await conn.fetchrow(
         "SELECT id, cycle, region, agency_id, status, version FROM innovations WHERE id = $1",
         innovation_id,
@@ -109,7 +110,7 @@ async def innovation(conn: asyncpg.Connection, innovation_id: str) -> KnownInnov
 
 
 async def insert_evidence(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     evidence_id: str,
     cycle: int,
@@ -136,14 +137,14 @@ async def insert_evidence(
     return _record(row)
 
 
-async def evidence(conn: asyncpg.Connection, evidence_id: str, *, for_update: bool = False) -> EvidenceRecord | None:
+async def evidence(conn: Connection, evidence_id: str, *, for_update: bool = False) -> EvidenceRecord | None:
     lock = " FOR UPDATE" if for_update else ""
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM evidence WHERE id = $1{lock}", evidence_id)
     return _record(row) if row is not None else None
 
 
 async def record_decision(
-    conn: asyncpg.Connection, evidence_id: str, *, state: str, reason: str | None, decided_by: str
+    conn: Connection, evidence_id: str, *, state: str, reason: str | None, decided_by: str
 ) -> EvidenceRecord:
     """Set the item's verification state, one version up, and keep the decision in history."""
     row = await conn.fetchrow(
@@ -162,7 +163,7 @@ async def record_decision(
     return record
 
 
-async def decisions(conn: asyncpg.Connection, evidence_id: str) -> list[DecisionRecord]:
+async def decisions(conn: Connection, evidence_id: str) -> list[DecisionRecord]:
     rows = await conn.fetch(
         """SELECT version, state, reason, decided_by, decided_at FROM decisions
            WHERE evidence_id = $1 ORDER BY version""",
@@ -172,7 +173,7 @@ async def decisions(conn: asyncpg.Connection, evidence_id: str) -> list[Decision
 
 
 async def list_evidence(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     cycle: int,
     region: str | None = None,

@@ -33,7 +33,7 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 from urllib.parse import SplitResult, quote, urlsplit
 
 import certifi
@@ -228,7 +228,7 @@ class ObjectStore:
                 self._client.put_object,
                 self.bucket,
                 key,
-                source,
+                cast(BinaryIO, source),  # read(size) is all minio calls on it
                 length=-1,  # unknown: minio reads part by part until EOF
                 content_type=content_type,
                 part_size=self._settings.part_size,
@@ -291,7 +291,7 @@ class ObjectStore:
             raise ValueError(
                 f"presigned URLs live between 1 s and {MAX_PRESIGNED_EXPIRY}, got {expires}"
             )
-        response_headers = None
+        response_headers: dict[str, str | list[str] | tuple[str]] | None = None
         if filename is not None:
             response_headers = {"response-content-disposition": attachment_header(filename)}
         return self._signer.presigned_get_object(
@@ -309,7 +309,7 @@ class ObjectStore:
         )
 
     async def _discard(
-        self, key: str, upload: concurrent.futures.Future[object], source: _ChunkSource
+        self, key: str, upload: concurrent.futures.Future[Any], source: _ChunkSource
     ) -> None:
         """Leave nothing behind for a failed or cancelled upload.
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from services.common.db import Connection
 from services.intake.domain.cycle import Cycle
 from services.intake.domain.innovation import Innovation
 from services.intake.domain.profile import Profile
@@ -52,7 +53,7 @@ class SpdAnswerRecord:
 # --- cycles ------------------------------------------------------------------------------
 
 
-async def get_cycle(conn: asyncpg.Connection, year: int) -> Cycle | None:
+async def get_cycle(conn: Connection, year: int) -> Cycle | None:
     row = await conn.fetchrow("SELECT * FROM cycles WHERE year = $1", year)
     if row is None:
         return None
@@ -70,7 +71,7 @@ async def get_cycle(conn: asyncpg.Connection, year: int) -> Cycle | None:
 
 
 async def insert_agency(
-    conn: asyncpg.Connection, region: str, agency_id: str, name: str, created_by: str
+    conn: Connection, region: str, agency_id: str, name: str, created_by: str
 ) -> AgencyRecord | None:
     """The new agency, or None when the region already has an agency with this id."""
     row = await conn.fetchrow(
@@ -81,18 +82,18 @@ async def insert_agency(
     return AgencyRecord(**dict(row)) if row is not None else None
 
 
-async def list_agencies(conn: asyncpg.Connection, region: str) -> list[AgencyRecord]:
+async def list_agencies(conn: Connection, region: str) -> list[AgencyRecord]:
     rows = await conn.fetch(
         "SELECT region, id, name, created_at FROM agencies WHERE region = $1 ORDER BY id", region
     )
     return [AgencyRecord(**dict(row)) for row in rows]
 
 
-async def agency_exists(conn: asyncpg.Connection, region: str, agency_id: str) -> bool:
+async def agency_exists(conn: Connection, region: str, agency_id: str) -> bool:
     return bool(await conn.fetchval("SELECT 1 FROM agencies WHERE region = $1 AND id = $2", region, agency_id))
 
 
-async def agency_status(conn: asyncpg.Connection, cycle: int, region: str) -> list[AgencyTally]:
+async def agency_status(conn: Connection, cycle: int, region: str) -> list[AgencyTally]:
     """Per agency of the region: how many of its innovations of the cycle are in each status."""
     rows = await conn.fetch(
         """SELECT a.id, a.name,
@@ -136,7 +137,7 @@ def _profile_values(profile: Profile) -> list[Any]:
     return [values[name] for name in _PROFILE_COLUMNS]
 
 
-async def insert_innovation(conn: asyncpg.Connection, innovation: Innovation, created_by: str) -> Innovation:
+async def insert_innovation(conn: Connection, innovation: Innovation, created_by: str) -> Innovation:
     columns = ", ".join(_PROFILE_COLUMNS)
     params = ", ".join(f"${n}" for n in range(9, 9 + len(_PROFILE_COLUMNS)))
     row = await conn.fetchrow(
@@ -151,7 +152,7 @@ async def insert_innovation(conn: asyncpg.Connection, innovation: Innovation, cr
     return _innovation(row)
 
 
-async def get_innovation(conn: asyncpg.Connection, cycle: int, innovation_id: str, *, lock: bool = False) -> Innovation | None:
+async def get_innovation(conn: Connection, cycle: int, innovation_id: str, *, lock: bool = False) -> Innovation | None:
     row = await conn.fetchrow(
         f"SELECT * FROM innovations WHERE id = $1 AND cycle = $2{' FOR UPDATE' if lock else ''}",
         innovation_id, cycle,
@@ -159,7 +160,7 @@ async def get_innovation(conn: asyncpg.Connection, cycle: int, innovation_id: st
     return _innovation(row) if row is not None else None
 
 
-async def save_innovation(conn: asyncpg.Connection, innovation: Innovation) -> Innovation:
+async def save_innovation(conn: Connection, innovation: Innovation) -> Innovation:
     """Write the new state of a row locked with get_innovation(lock=True)."""
     assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
     row = await conn.fetchrow(
@@ -179,7 +180,7 @@ async def save_innovation(conn: asyncpg.Connection, innovation: Innovation) -> I
 
 
 async def list_innovations(
-    conn: asyncpg.Connection,
+    conn: Connection,
     cycle: int,
     region: str,
     *,
@@ -203,7 +204,7 @@ async def list_innovations(
 # --- SPD answers -------------------------------------------------------------------------
 
 
-async def get_spd_answer(conn: asyncpg.Connection, cycle: int, region: str, indicator: str) -> SpdAnswerRecord | None:
+async def get_spd_answer(conn: Connection, cycle: int, region: str, indicator: str) -> SpdAnswerRecord | None:
     row = await conn.fetchrow(
         """SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
            WHERE cycle = $1 AND region = $2 AND indicator = $3""",
@@ -212,13 +213,13 @@ async def get_spd_answer(conn: asyncpg.Connection, cycle: int, region: str, indi
     return SpdAnswerRecord(**dict(row)) if row is not None else None
 
 
-async def lock_spd_slot(conn: asyncpg.Connection, cycle: int, region: str, indicator: str) -> None:
+async def lock_spd_slot(conn: Connection, cycle: int, region: str, indicator: str) -> None:
     """Serialise writers of an answer that has no row yet (a row lock needs a row)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"spd:{cycle}:{region}:{indicator}")
 
 
 async def save_spd_answer(
-    conn: asyncpg.Connection, cycle: int, region: str, indicator: str, level: int | None, version: int, updated_by: str
+    conn: Connection, cycle: int, region: str, indicator: str, level: int | None, version: int, updated_by: str
 ) -> SpdAnswerRecord:
     row = await conn.fetchrow(
         """INSERT INTO spd_answers (cycle, region, indicator, level, version, updated_by)
@@ -234,7 +235,7 @@ async def save_spd_answer(
     return SpdAnswerRecord(**dict(row))
 
 
-async def list_spd_answers(conn: asyncpg.Connection, cycle: int, region: str) -> dict[str, SpdAnswerRecord]:
+async def list_spd_answers(conn: Connection, cycle: int, region: str) -> dict[str, SpdAnswerRecord]:
     rows = await conn.fetch(
         """SELECT indicator, level, version, updated_at, updated_by FROM spd_answers
            WHERE cycle = $1 AND region = $2""",
@@ -252,7 +253,7 @@ class StoredResponse:
     response: dict[str, Any]
 
 
-async def find_idempotent(conn: asyncpg.Connection, scope: str, key: str) -> StoredResponse | None:
+async def find_idempotent(conn: Connection, scope: str, key: str) -> StoredResponse | None:
     row = await conn.fetchrow(
         "SELECT request_hash, response FROM idempotency_keys WHERE scope = $1 AND key = $2",
         scope, key,
@@ -261,7 +262,7 @@ async def find_idempotent(conn: asyncpg.Connection, scope: str, key: str) -> Sto
 
 
 async def remember_idempotent(
-    conn: asyncpg.Connection, scope: str, key: str, request_hash: str, status: int, response: dict[str, Any]
+    conn: Connection, scope: str, key: str, request_hash: str, status: int, response: dict[str, Any]
 ) -> bool:
     """False when a concurrent request with the same key committed first (it blocks here
     until that one commits)."""

@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .cycle import Cycle
-from .profile import Profile, count_words, is_blank, missing_fields
+from services.intake.domain.cycle import Cycle
+from services.intake.domain.profile import Profile, count_words, is_blank, missing_fields
 
 MIN_RANCANG_BANGUN_WORDS = 300
 

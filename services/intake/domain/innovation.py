@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
-from .profile import Profile
+from services.intake.domain.profile import Profile
 
 Status = Literal["draft", "submitted", "withdrawn"]
 STATUSES: tuple[Status, ...] = ("draft", "submitted", "withdrawn")

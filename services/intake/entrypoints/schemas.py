@@ -10,7 +10,17 @@ import re
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from services.common.principal import AGENCY_ID_PATTERN
@@ -74,7 +84,7 @@ class ProfileBody(_Body):
     @field_validator(*rules.ENUM_FIELDS)
     @classmethod
     def _enumeration(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is not None and (reason := rules.enum_problem(info.field_name, value)):
+        if value is not None and (reason := rules.enum_problem(info.field_name or "", value)):
             raise PydanticCustomError("enum", reason)
         return value
 

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
+from services.common.db import Connection
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.events import (
     InnovationCreated,
@@ -208,7 +207,7 @@ async def _change(
     return _view(saved, context, now)
 
 
-async def _locked(conn: asyncpg.Connection, ref: InnovationRef) -> Innovation | None:
+async def _locked(conn: Connection, ref: InnovationRef) -> Innovation | None:
     if not looks_like_innovation_id(ref.innovation_id):
         return None
     return await store.get_innovation(conn, ref.cycle, ref.innovation_id, lock=True)

@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import asyncpg
-
 from services.common.data.regions import load_regions
+from services.common.db import Connection
 from services.common.errors import (
     Conflict,
     Forbidden,
@@ -61,7 +60,7 @@ class CycleContext:
         return indicator
 
 
-async def load_cycle(conn: asyncpg.Connection, year: int) -> CycleContext:
+async def load_cycle(conn: Connection, year: int) -> CycleContext:
     cycle = await store.get_cycle(conn, year)
     if cycle is None:
         raise NotFound.at("path.year", f"there is no cycle {year}")

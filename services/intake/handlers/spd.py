@@ -12,7 +12,13 @@ from services.intake.adapters import store
 from services.intake.adapters.store import SpdAnswerRecord
 from services.intake.dependencies import IntakeDeps
 from services.intake.domain.commands import SetSpdAnswer, SpdAnswersQuery
-from services.intake.handlers.shared import check_region, check_version, load_cycle, require_region_member, window_closed
+from services.intake.handlers.shared import (
+    check_region,
+    check_version,
+    load_cycle,
+    require_region_member,
+    window_closed,
+)
 from services.intake.views import SpdAnswers, SpdAnswerView
 
 log = get_logger(__name__)

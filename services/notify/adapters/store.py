@@ -12,6 +12,7 @@ from uuid import UUID
 
 import asyncpg
 
+from services.common.db import Connection
 from services.notify.domain.retry import AttemptResult, Outcome
 from services.notify.domain.rules import SeenScore
 from services.notify.domain.subscriptions import Scope
@@ -44,19 +45,19 @@ def _subscription(row: asyncpg.Record) -> SubscriptionRecord:
     )
 
 
-async def lock_owner(conn: asyncpg.Connection, owner_region: str) -> None:
+async def lock_owner(conn: Connection, owner_region: str) -> None:
     """Serialise subscription changes of one region (for the per-region limit)."""
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext('notify.subscriptions:' || $1))", owner_region)
 
 
-async def count_active(conn: asyncpg.Connection, owner_region: str) -> int:
+async def count_active(conn: Connection, owner_region: str) -> int:
     return int(await conn.fetchval(
         "SELECT count(*) FROM subscriptions WHERE owner_region = $1 AND deleted_at IS NULL", owner_region
     ))
 
 
 async def insert_subscription(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     id: UUID,
     owner_region: str,
@@ -77,7 +78,7 @@ async def insert_subscription(
     return _subscription(row)
 
 
-async def active_subscriptions(conn: asyncpg.Connection, owner_region: str) -> list[SubscriptionRecord]:
+async def active_subscriptions(conn: Connection, owner_region: str) -> list[SubscriptionRecord]:
     rows = await conn.fetch(
         f"""SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions
             WHERE owner_region = $1 AND deleted_at IS NULL ORDER BY created_at, id""",
@@ -86,7 +87,7 @@ async def active_subscriptions(conn: asyncpg.Connection, owner_region: str) -> l
     return [_subscription(row) for row in rows]
 
 
-async def subscription_of(conn: asyncpg.Connection, owner_region: str, id: UUID) -> SubscriptionRecord | None:
+async def subscription_of(conn: Connection, owner_region: str, id: UUID) -> SubscriptionRecord | None:
     """The subscription (deleted ones included, for their log) if `owner_region` owns it."""
     row = await conn.fetchrow(
         f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = $1 AND owner_region = $2",
@@ -95,7 +96,7 @@ async def subscription_of(conn: asyncpg.Connection, owner_region: str, id: UUID)
     return _subscription(row) if row is not None else None
 
 
-async def delete_subscription(conn: asyncpg.Connection, owner_region: str, id: UUID) -> bool:
+async def delete_subscription(conn: Connection, owner_region: str, id: UUID) -> bool:
     """Soft-delete an active subscription of `owner_region` and cancel its pending
     deliveries; False when there is no such active subscription."""
     status = await conn.execute(
@@ -117,7 +118,7 @@ async def delete_subscription(conn: asyncpg.Connection, owner_region: str, id: U
 # --- what notify saw of each region ------------------------------------------------------
 
 
-async def seen_score_for_update(conn: asyncpg.Connection, cycle: int, region: str) -> SeenScore | None:
+async def seen_score_for_update(conn: Connection, cycle: int, region: str) -> SeenScore | None:
     """The newest score seen for the region, row-locked for this transaction (two
     consumers handling the same region's scores take turns)."""
     await conn.execute(
@@ -136,7 +137,7 @@ async def seen_score_for_update(conn: asyncpg.Connection, cycle: int, region: st
 
 
 async def save_seen_score(
-    conn: asyncpg.Connection, cycle: int, region: str, version: int, categories: dict[str, str], event_id: UUID
+    conn: Connection, cycle: int, region: str, version: int, categories: dict[str, str], event_id: UUID
 ) -> None:
     await conn.execute(
         """UPDATE seen_scores SET version = $3, categories = $4, event_id = $5
@@ -149,7 +150,7 @@ async def save_seen_score(
 
 
 async def enqueue_deliveries(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     scopes: Sequence[Scope],
     kind: str,
@@ -189,7 +190,7 @@ class ClaimedDelivery:
     secret: str
 
 
-async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_s: float) -> list[ClaimedDelivery]:
+async def claim_due(conn: Connection, *, limit: int, lease_s: float) -> list[ClaimedDelivery]:
     """Claim up to `limit` due pending deliveries: each gets its next attempt number, an
     in-flight attempt row, and a lease (next_attempt_at moved past any attempt's length)
     so other workers skip it; a crashed worker's claim comes back when the lease ends.
@@ -235,7 +236,7 @@ async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_s: float) -> 
 
 
 async def record_attempt(
-    conn: asyncpg.Connection,
+    conn: Connection,
     claim: ClaimedDelivery,
     result: AttemptResult,
     outcome: Outcome,
@@ -267,7 +268,7 @@ async def record_attempt(
     )
 
 
-async def seconds_until_next_due(conn: asyncpg.Connection) -> float | None:
+async def seconds_until_next_due(conn: Connection) -> float | None:
     """Seconds until the earliest pending delivery is due (<= 0: due now); None if none."""
     value = await conn.fetchval(
         "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
@@ -297,7 +298,7 @@ class DeliveryRecord:
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection,
+    conn: Connection,
     owner_region: str,
     *,
     subscription_id: UUID | None,

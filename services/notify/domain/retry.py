@@ -18,7 +18,7 @@ def retry_delay(attempt: int, *, initial_s: float, max_s: float, jitter: float) 
     if not 0.0 <= jitter <= 1.0:
         raise ValueError("jitter must be in [0, 1]")
     # Exponent capped so 2**n cannot overflow a float for absurd attempt numbers.
-    backoff = min(max_s, initial_s * 2 ** min(attempt - 1, 60))
+    backoff = min(max_s, initial_s * 2.0 ** min(attempt - 1, 60))
     return backoff / 2 + backoff / 2 * jitter
 
 

@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-import asyncpg
-
+from services.common.db import Connection
 from services.common.events import (
     FIGURES,
     Envelope,
@@ -23,7 +22,7 @@ from services.common.events import (
 from services.scoring.domain.state import StoredEvidence, StoredInnovation
 
 
-async def lock_region(conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None) -> int:
+async def lock_region(conn: Connection, cycle: int, code: str, type_: str, province: str | None) -> int:
     """Take the region's row lock for this transaction (created on first use); return its
     score version. Events of one region are applied one at a time; other regions go on."""
     await conn.execute(
@@ -35,7 +34,7 @@ async def lock_region(conn: asyncpg.Connection, cycle: int, code: str, type_: st
     )
 
 
-async def apply_spd_answer(conn: asyncpg.Connection, event: Envelope, data: SpdAnswer) -> bool:
+async def apply_spd_answer(conn: Connection, event: Envelope, data: SpdAnswer) -> bool:
     """True when the event was newer than what is stored (and so was applied)."""
     status = await conn.execute(
         """INSERT INTO spd_answers (cycle, region, indicator, level, version)
@@ -48,7 +47,7 @@ async def apply_spd_answer(conn: asyncpg.Connection, event: Envelope, data: SpdA
     return status == "INSERT 0 1"
 
 
-async def apply_innovation(conn: asyncpg.Connection, event: Envelope, data: InnovationState) -> bool:
+async def apply_innovation(conn: Connection, event: Envelope, data: InnovationState) -> bool:
     status = await conn.execute(
         """INSERT INTO innovations (cycle, id, region, agency_id, name, status, urusan_utama,
                                     urusan_lain, answers, version)
@@ -64,7 +63,7 @@ async def apply_innovation(conn: asyncpg.Connection, event: Envelope, data: Inno
     return status == "INSERT 0 1"
 
 
-async def apply_evidence(conn: asyncpg.Connection, event: Envelope, data: EvidenceItem) -> bool:
+async def apply_evidence(conn: Connection, event: Envelope, data: EvidenceItem) -> bool:
     status = await conn.execute(
         """INSERT INTO evidence (cycle, id, region, innovation_id, indicator, state, version)
            VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -78,7 +77,7 @@ async def apply_evidence(conn: asyncpg.Connection, event: Envelope, data: Eviden
 
 
 async def load_region_state(
-    conn: asyncpg.Connection, cycle: int, code: str
+    conn: Connection, cycle: int, code: str
 ) -> tuple[dict[str, int | None], list[StoredInnovation], list[StoredEvidence]]:
     spd = {
         row["indicator"]: row["level"]
@@ -112,7 +111,7 @@ async def load_region_state(
     return spd, innovations, evidence
 
 
-async def save_score(conn: asyncpg.Connection, score: RegionScore, province: str | None) -> None:
+async def save_score(conn: Connection, score: RegionScore, province: str | None) -> None:
     """Keep `score` in the history and as the region's current score (`province`: the one
     the region is ranked within, None for a provinsi)."""
     document = score.model_dump(mode="json")
@@ -140,7 +139,7 @@ async def save_score(conn: asyncpg.Connection, score: RegionScore, province: str
 
 
 async def positions(
-    conn: asyncpg.Connection, cycle: int, code: str, type_: str, province: str | None, iids: Mapping[Figure, Decimal]
+    conn: Connection, cycle: int, code: str, type_: str, province: str | None, iids: Mapping[Figure, Decimal]
 ) -> dict[Figure, tuple[int, int | None]]:
     """Competition positions (1 + the other regions strictly higher) of a region with `iids`
     in its type and, for a kabupaten or kota, in its province among its type. Regions without
@@ -164,12 +163,12 @@ async def positions(
     }
 
 
-async def current_score(conn: asyncpg.Connection, cycle: int, code: str) -> RegionScore | None:
+async def current_score(conn: Connection, cycle: int, code: str) -> RegionScore | None:
     document = await conn.fetchval("SELECT score FROM current_scores WHERE cycle = $1 AND region = $2", cycle, code)
     return RegionScore.model_validate(document) if document is not None else None
 
 
-async def score_history(conn: asyncpg.Connection, cycle: int, code: str, limit: int) -> list[RegionScore]:
+async def score_history(conn: Connection, cycle: int, code: str, limit: int) -> list[RegionScore]:
     rows = await conn.fetch(
         "SELECT score FROM scores WHERE cycle = $1 AND region = $2 ORDER BY version DESC LIMIT $3",
         cycle, code, limit,
@@ -185,7 +184,7 @@ class ScoredRegion:
     category: str
 
 
-async def figure_of_type(conn: asyncpg.Connection, cycle: int, type_: str, figure: Figure) -> dict[str, ScoredRegion]:
+async def figure_of_type(conn: Connection, cycle: int, type_: str, figure: Figure) -> dict[str, ScoredRegion]:
     """The current IID and category of one figure of every scored region of a type."""
     rows = await conn.fetch(
         f"""SELECT region, iid_{figure} AS iid, score -> $3 ->> 'category' AS category

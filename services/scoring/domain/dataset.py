@@ -24,7 +24,7 @@ InnovationStatus = Literal["draft", "submitted", "withdrawn"]
 
 # Evidence states ranked so that an answer counts in a figure when its rank reaches the
 # figure's threshold: claimed ≥ rejected, provisional ≥ pending, validated = accepted.
-EVIDENCE_RANK: dict[str, int] = {"none": 0, "rejected": 1, "pending": 2, "accepted": 3}
+EVIDENCE_RANK: dict[EvidenceState, int] = {"none": 0, "rejected": 1, "pending": 2, "accepted": 3}
 
 
 class DatasetError(ValueError):

@@ -21,6 +21,7 @@ from services.common.events import FIGURES as FIGURES
 from services.common.events import Figure as Figure
 from services.common.methodology.catalogue import Methodology, load_methodology, load_urusan
 from services.scoring.domain.dataset import EVIDENCE_RANK, DatasetIn, RegionIn
+
 # The lowest evidence rank (see EVIDENCE_RANK) that counts in each figure.
 FIGURE_THRESHOLD: dict[Figure, int] = {"claimed": 1, "provisional": 2, "validated": 3}
 EVIDENCE_FOR_FIGURE: dict[Figure, str] = {"claimed": "pending", "provisional": "pending", "validated": "accepted"}

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from itertools import chain
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,6 +28,7 @@ from services.scoring.domain.engine import (
     CompiledMethodology,
     Figure,
     FigureScore,
+    Innovation,
     Region,
     aggregate,
     figure_from_aggregate,
@@ -179,60 +181,75 @@ class _Evaluator:
         return found
 
 
-def _best_candidate(region: Region, compiled: CompiledMethodology, threshold: int, agg: Aggregate, evaluator: _Evaluator):
+CandidateKey = tuple[Fraction, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """The aggregate a candidate action leads to (SPD points, innovations counted, their
+    maturity sum, and a basic service it would newly cover)."""
+
+    spd_points: int
+    n: int
+    maturity_sum: int
+    extra_basic: str | None = None
+
+
+def _spd_candidates(
+    region: Region, compiled: CompiledMethodology, threshold: int, agg: Aggregate
+) -> Iterator[tuple[_Candidate, _Outcome]]:
     weight = compiled.weight
-    best = None
-    best_key = None
-    methodology = compiled.methodology
-
-    def consider(candidate: _Candidate, spd: int, n: int, total: int, extra_basic: str | None) -> None:
-        nonlocal best, best_key
-        exact, _ = evaluator.iid(spd, n, total, agg.basic_counts, extra_basic)
-        # Highest IID first; ties go to the cheaper-looking action, then a stable order.
-        key = (exact, -_KIND_ORDER[candidate.kind], -candidate.level_after)
-        if best_key is None or key > best_key:
-            best, best_key = candidate, key
-
-    for indicator in methodology.indicators_of("spd"):
+    for indicator in compiled.methodology.indicators_of("spd"):
         code = indicator.code
         level, rank = region.spd.get(code, (None, 0))
         before = weight[code] * level if level is not None and rank >= threshold else 0
         for kind, new_level, new_rank in _options(level, rank, threshold):
             after = weight[code] * new_level if new_rank >= threshold else 0
-            consider(
-                _Candidate(kind, None, code, level, rank, new_level, new_rank),
-                agg.spd_points - before + after,
-                agg.n,
-                agg.maturity_sum,
-                None,
-            )
-    sid = methodology.indicators_of("sid")
-    for innovation in region.innovations.values():
-        if not innovation.submitted:
-            continue
-        tally = innovation.tally(compiled)
-        counted_answers = sum(tally.counted[threshold:])
-        maturity = tally.points_in(threshold)
-        counts = counted_answers > 0
-        basic = innovation.urusan_utama if innovation.urusan_utama in compiled.basic_services else None
-        for indicator in sid:
-            code = indicator.code
-            level, rank = innovation.answers.get(code, (None, 0))
-            counted_before = level is not None and rank >= threshold
-            before = weight[code] * level if counted_before else 0
-            for kind, new_level, new_rank in _options(level, rank, threshold):
-                counted_after = new_rank >= threshold
-                after = weight[code] * new_level if counted_after else 0
-                now_counts = counted_answers - counted_before + counted_after > 0
-                if counts:
-                    n, total = agg.n, agg.maturity_sum - maturity + (maturity - before + after)
-                    extra = None
-                elif now_counts:
-                    n, total = agg.n + 1, agg.maturity_sum + maturity - before + after
-                    extra = basic
-                else:
-                    continue
-                consider(_Candidate(kind, innovation.id, code, level, rank, new_level, new_rank), agg.spd_points, n, total, extra)
+            outcome = _Outcome(agg.spd_points - before + after, agg.n, agg.maturity_sum)
+            yield _Candidate(kind, None, code, level, rank, new_level, new_rank), outcome
+
+
+def _sid_candidates(
+    innovation: Innovation, compiled: CompiledMethodology, threshold: int, agg: Aggregate
+) -> Iterator[tuple[_Candidate, _Outcome]]:
+    """Changes to one submitted innovation's answers. An innovation that does not count yet
+    starts to count (n + 1) with its first counted answer, and may cover a basic service."""
+    weight = compiled.weight
+    tally = innovation.tally(compiled)
+    counted_answers = sum(tally.counted[threshold:])
+    maturity = tally.points_in(threshold)
+    basic = innovation.urusan_utama if innovation.urusan_utama in compiled.basic_services else None
+    for indicator in compiled.methodology.indicators_of("sid"):
+        code = indicator.code
+        level, rank = innovation.answers.get(code, (None, 0))
+        counted_before = level is not None and rank >= threshold
+        before = weight[code] * level if level is not None and counted_before else 0
+        for kind, new_level, new_rank in _options(level, rank, threshold):
+            counted_after = new_rank >= threshold
+            after = weight[code] * new_level if counted_after else 0
+            candidate = _Candidate(kind, innovation.id, code, level, rank, new_level, new_rank)
+            if counted_answers > 0:
+                yield candidate, _Outcome(agg.spd_points, agg.n, agg.maturity_sum - before + after)
+            elif counted_answers - counted_before + counted_after > 0:
+                yield candidate, _Outcome(agg.spd_points, agg.n + 1, agg.maturity_sum + maturity - before + after, basic)
+
+
+def _best_candidate(
+    region: Region, compiled: CompiledMethodology, threshold: int, agg: Aggregate, evaluator: _Evaluator
+) -> tuple[_Candidate | None, CandidateKey | None]:
+    """The action with the highest IID after it; ties go to the cheaper-looking action
+    (getting evidence accepted before raising a level), then to a stable order."""
+    candidates = chain(
+        _spd_candidates(region, compiled, threshold, agg),
+        *(_sid_candidates(i, compiled, threshold, agg) for i in region.innovations.values() if i.submitted),
+    )
+    best: _Candidate | None = None
+    best_key: CandidateKey | None = None
+    for candidate, outcome in candidates:
+        exact, _ = evaluator.iid(outcome.spd_points, outcome.n, outcome.maturity_sum, agg.basic_counts, outcome.extra_basic)
+        key = (exact, -_KIND_ORDER[candidate.kind], -candidate.level_after)
+        if best_key is None or key > best_key:
+            best, best_key = candidate, key
     return best, best_key
 
 

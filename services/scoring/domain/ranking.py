@@ -149,12 +149,12 @@ class LiveRanking:
     def position(self, code: str, figure: Figure) -> Position:
         entry = self._entries[code]
         value = entry.iid[figure]
-        has_province = entry.province is not None
+        province = (entry.type, entry.province) if entry.province is not None else None
         return Position(
             type=self._rank(figure, entry.type, value),
-            province=self._rank(figure, (entry.type, entry.province), value) if has_province else None,
+            province=self._rank(figure, province, value) if province is not None else None,
             type_size=self._type_size[entry.type],
-            province_size=self._province_size[(entry.type, entry.province)] if has_province else None,
+            province_size=self._province_size[province] if province is not None else None,
         )
 
     def snapshot(self) -> Ranking:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from services.scoring.domain.dataset import EVIDENCE_RANK
+from services.common.data.regions import RegionType
+from services.scoring.domain.dataset import EVIDENCE_RANK, EvidenceState
 from services.scoring.domain.engine import Region, innovation_from
 
 
@@ -25,7 +26,7 @@ class StoredInnovation:
 class StoredEvidence:
     innovation_id: str | None  # None: evidence of an SPD answer
     indicator: str
-    state: str  # pending, accepted, rejected
+    state: EvidenceState  # pending, accepted, rejected
 
 
 def evidence_ranks(evidence: Iterable[StoredEvidence]) -> dict[tuple[str | None, str], int]:
@@ -40,7 +41,7 @@ def evidence_ranks(evidence: Iterable[StoredEvidence]) -> dict[tuple[str | None,
 
 def region_from_state(
     code: str,
-    type_: str,
+    type_: RegionType,
     province: str | None,
     spd: Mapping[str, int | None],
     innovations: Iterable[StoredInnovation],

@@ -11,7 +11,14 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from services.scoring.domain.dataset import DatasetError, parse_dataset
-from services.scoring.domain.engine import FIGURES, CompiledMethodology, Figure, Region, compile_methodology, regions_from_dataset
+from services.scoring.domain.engine import (
+    FIGURES,
+    CompiledMethodology,
+    Figure,
+    Region,
+    compile_methodology,
+    regions_from_dataset,
+)
 from services.scoring.domain.explain import explain_region, render_explanation
 from services.scoring.domain.gap import TargetError, plan_gap, render_gap
 from services.scoring.domain.ranking import Position

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import asyncpg
-
 from services.common.data.regions import RegionInfo, load_regions
+from services.common.db import Connection
 from services.common.events import (
     FIGURES,
     Envelope,
@@ -49,7 +48,7 @@ def region_info(code: str) -> RegionInfo:
     return info
 
 
-async def apply_event(conn: asyncpg.Connection, event: Envelope) -> bool:
+async def apply_event(conn: Connection, event: Envelope) -> bool:
     """Store the event's new state if it is newer; False for a stale or foreign event."""
     if isinstance(event, SpdAnswerSet):
         return await state_store.apply_spd_answer(conn, event, event.data)
@@ -60,7 +59,7 @@ async def apply_event(conn: asyncpg.Connection, event: Envelope) -> bool:
     return False
 
 
-async def handle_submission_event(event: Envelope, conn: asyncpg.Connection) -> None:
+async def handle_submission_event(event: Envelope, conn: Connection) -> None:
     """Handler for intake and evidence events (runs inside the consumer's transaction)."""
     info = region_info(event.region)
     score_version = await state_store.lock_region(conn, event.cycle, event.region, info.type, province_key(info))
@@ -70,7 +69,7 @@ async def handle_submission_event(event: Envelope, conn: asyncpg.Connection) -> 
     await recompute_region(conn, event, info, score_version + 1)
 
 
-async def recompute_region(conn: asyncpg.Connection, cause: Envelope, info: RegionInfo, version: int) -> ScoreUpdated:
+async def recompute_region(conn: Connection, cause: Envelope, info: RegionInfo, version: int) -> ScoreUpdated:
     cycle, code, province = cause.cycle, cause.region, province_key(info)
     compiled = compile_methodology(methodology_for_cycle(cycle).id)
     spd, innovations, evidence = await state_store.load_region_state(conn, cycle, code)

@@ -49,7 +49,7 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 @pytest.fixture
 async def schema(settings: Settings) -> AsyncIterator[str]:
     """The service schema with the plumbing tables (outbox, inbox) migrated in."""
-    name = settings.schema(SERVICE)
+    name = settings.schema_of(SERVICE)
     await migrate(settings.database_url, name, None)
     yield name
     await drop_schema(settings.database_url, name)

@@ -405,7 +405,7 @@ async def test_entries_failed_during_a_long_pg_outage_are_handled_when_it_is_ove
     data_dir = Path(tempfile.mkdtemp(prefix="inovasi-outage-"))
     postgres = EmbeddedPostgres(data_dir, port=free_port())  # the same port after a restart
     dsn = postgres.start()
-    schema = settings.schema("svc")
+    schema = settings.schema_of("svc")
     await migrate(dsn, schema, None)
     pool = await create_pool(dsn, schema, min_size=1, max_size=4)
     async with pool.acquire() as conn:

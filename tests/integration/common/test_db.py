@@ -22,7 +22,7 @@ ALL_VERSIONS = ["common/001_outbox_inbox", "001_widgets", "002_widget_color"]
 
 @pytest.fixture
 async def fresh_schema(settings: Settings) -> AsyncIterator[str]:
-    name = settings.schema("migr")
+    name = settings.schema_of("migr")
     yield name
     await drop_schema(settings.database_url, name)
 

@@ -19,10 +19,10 @@ from redis.asyncio import Redis
 from services.common import events as ev
 from services.evidence.app import create_app
 from services.evidence.settings import EvidenceSettings
+from tests.integration.evidence.streams import GeneratedStream, MiB
 from tests.support import events as sample
 from tests.support.infra import unique_suffix, wait_until
 from tests.support.platform import cleanup, isolated_settings, running, token
-from tests.integration.evidence.streams import MiB, GeneratedStream
 from tests.support.s3 import S3Endpoint
 
 pytestmark = pytest.mark.integration

@@ -32,7 +32,7 @@ from services.evidence.domain.filetypes import (
 )
 from services.evidence.domain.object_keys import new_object_key, parse_object_key
 from tests.integration.evidence.conftest import BUCKET, store_settings
-from tests.integration.evidence.streams import MiB, GeneratedStream, chunks_of
+from tests.integration.evidence.streams import GeneratedStream, MiB, chunks_of
 from tests.support.s3 import S3Endpoint
 
 pytestmark = pytest.mark.integration

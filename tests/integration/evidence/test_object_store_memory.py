@@ -20,7 +20,7 @@ import pytest
 
 from services.evidence.adapters.object_store import DEFAULT_PART_SIZE, ObjectStore
 from tests.integration.evidence.conftest import store_settings
-from tests.integration.evidence.streams import MiB, GeneratedStream
+from tests.integration.evidence.streams import GeneratedStream, MiB
 from tests.support.s3 import S3Endpoint, moto_s3_server_process
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ async def test_three_consumers_share_the_work_and_agree_with_the_engine():
     settings = isolated_settings(consumer_max_records=5)
     history = random_history(seed=5, regions=["62.10", "62.11", "62.71", "63.01"], steps=400)
     redis = Redis.from_url(settings.redis_url)
-    schema = settings.schema("scoring")
+    schema = settings.schema_of("scoring")
     db = await asyncpg.connect(settings.database_url)
     try:
         async with running(create_app(settings)), running(create_app(settings)), running(create_app(settings)):

@@ -39,7 +39,7 @@ async def test_sigkill_with_pending_entries_then_restart_applies_every_event_onc
     settings = isolated_settings(consumer_max_records=50, reclaim_idle_ms=2_000, reclaim_poll_ms=300)
     history = random_history(seed=11, regions=REGIONS, steps=1500)
     redis = Redis.from_url(settings.redis_url)
-    schema = settings.schema("scoring")
+    schema = settings.schema_of("scoring")
     log = tmp_path / "scoring.log"
     process = start_scoring(settings, log)
     try:

@@ -17,7 +17,7 @@ def test_reads_inovasi_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.redis_url == "redis://redis.internal:6380/2"
     assert settings.max_deliveries == 7
     assert settings.stream("intake.events") == "t1a2b.intake.events"
-    assert settings.schema("scoring") == "t1a2b_scoring"
+    assert settings.schema_of("scoring") == "t1a2b_scoring"
     assert settings.auth_secret is not None and settings.auth_secret.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
 
@@ -30,7 +30,7 @@ def test_defaults_point_at_local_servers(monkeypatch: pytest.MonkeyPatch) -> Non
     assert settings.database_url == "postgresql://root@127.0.0.1:5432/postgres"
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.stream("scoring.events") == "scoring.events"
-    assert settings.schema("intake") == "intake"
+    assert settings.schema_of("intake") == "intake"
     assert settings.auth_secret is None
 
 
