@@ -37,7 +37,8 @@ async def run(decisions: int) -> list[float]:
             s3_bucket="bench-evidence", consumer_block_ms=1000, outbox_poll_s=1.0,
         )
         try:
-            async with serve(create_platform_app(SERVICES, settings)) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
+            app = create_platform_app(SERVICES, settings)
+            async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as client:
                 journey = Journey(client, REGION)
                 await journey.register_agency()
                 sid = [i.code for i in load_methodology("iid-2026").indicators_of("sid")]

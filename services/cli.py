@@ -111,7 +111,8 @@ def _dlq(args: argparse.Namespace) -> int:
                 replayed = await dlq_replay(redis, key, args.entry)
             except LookupError as exc:
                 return _fail("dlq", str(exc))
-            print(f"replayed {len(replayed)} entr{'y' if len(replayed) == 1 else 'ies'} into {key}: {' '.join(replayed)}")
+            entries = "entry" if len(replayed) == 1 else "entries"
+            print(f"replayed {len(replayed)} {entries} into {key}: {' '.join(replayed)}")
             return 0
         finally:
             await redis.aclose()

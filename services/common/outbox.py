@@ -190,7 +190,9 @@ class OutboxRelay:
         # Redis or PostgreSQL unavailable: the rows wait.
         with contextlib.suppress(Exception):
             await self.backlog()  # keep the gauge growing for alerts
-        log.warning("outbox relay cannot publish; will retry", schema=self.schema, error=repr(error), retry_in_s=retry_in_s)
+        log.warning(
+            "outbox relay cannot publish; will retry", schema=self.schema, error=repr(error), retry_in_s=retry_in_s
+        )
 
 
 def _text(value: bytes | str) -> str:

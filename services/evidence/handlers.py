@@ -150,7 +150,8 @@ async def _authorize_upload(deps: EvidenceDeps, principal: Principal, target: Ta
     if not principal.can_read_innovation(known.region, known.agency_id):
         raise NotFound.named(f"innovation {innovation_id}")
     if known.cycle != target.cycle:
-        raise InvalidInput.at("query.cycle", f"innovation {known.id} belongs to cycle {known.cycle}, not {target.cycle}")
+        reason = f"innovation {known.id} belongs to cycle {known.cycle}, not {target.cycle}"
+        raise InvalidInput.at("query.cycle", reason)
     if not rules.may_upload(principal, known.region, known.agency_id):
         raise Forbidden("only an operator of the innovation's agency uploads its evidence")
     return known.region, known.agency_id

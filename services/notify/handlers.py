@@ -100,7 +100,9 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-async def create_subscription(deps: NotifyDeps, principal: Principal, command: CreateSubscription) -> CreatedSubscription:
+async def create_subscription(
+    deps: NotifyDeps, principal: Principal, command: CreateSubscription
+) -> CreatedSubscription:
     """Subscribe a URL to kinds of alerts of the caller's region (or, for a provinsi's admin,
     its province). The URL must be public unless the settings allow private targets; a region
     has at most `notify_max_subscriptions_per_region`."""
@@ -147,8 +149,9 @@ async def list_deliveries(deps: NotifyDeps, principal: Principal, query: Deliver
     every attempt with its time, HTTP status or error, and the outcome."""
     require_role(principal, "region_admin")
     async with deps.pool.acquire() as conn:
-        if query.subscription is not None and await store.subscription_of(conn, principal.region, query.subscription) is None:
-            raise NotFound.named(f"subscription {query.subscription}")
+        subscription = query.subscription
+        if subscription is not None and await store.subscription_of(conn, principal.region, subscription) is None:
+            raise NotFound.named(f"subscription {subscription}")
         records = await store.list_deliveries(
             conn, principal.region, subscription_id=query.subscription, status=query.status,
             limit=query.limit, before=query.before,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import cache, cached_property
 from importlib import resources
+from itertools import pairwise
 from typing import Literal
 
 import yaml
@@ -207,7 +208,7 @@ def _category_problems(categories: tuple[Category, ...]) -> list[str]:
         problems.append(f"categories: the highest, {categories[0].id!r}, ends at {categories[0].max}, not 100.00")
     if categories[-1].min != Decimal("0.00"):
         problems.append(f"categories: the lowest, {categories[-1].id!r}, starts at {categories[-1].min}, not 0.00")
-    for higher, lower in zip(categories, categories[1:]):
+    for higher, lower in pairwise(categories):
         if lower.max >= higher.min:
             problems.append(
                 f"categories {higher.id!r} (min {higher.min}) and {lower.id!r} (max {lower.max}) overlap"

@@ -2,8 +2,9 @@
 a decision changes an item. Pure: no I/O (the methodology catalogue and the region list are
 static data packaged with the code).
 
-Assumption: the catalogue gives evidence rules only for SID indicators. SPD answers are backed by decrees, budget pages and
-screenshots, so SPD evidence may be a PDF or an image (`SPD_EVIDENCE_KINDS`).
+Assumption: the catalogue gives evidence rules only for SID indicators. SPD answers are backed
+by decrees, budget pages and screenshots, so SPD evidence may be a PDF or an image
+(`SPD_EVIDENCE_KINDS`).
 """
 
 from __future__ import annotations

@@ -176,7 +176,9 @@ async def list_evidence(
 
 
 @router.post("/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY, response_model=EvidenceView)
-async def decide_evidence(evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
+async def decide_evidence(
+    evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, deps: Deps
+) -> JSONResponse:
     """Accept or reject the item (a reason is required to reject). A changed decision is a
     new version, published as evidence.accepted / evidence.rejected. An item outside the
     caller's region (or, as for reading, agency) is "not found"; the region's non-verifiers

@@ -128,7 +128,9 @@ class LevelBody(_Body):
 
 
 class AgencyBody(_Body):
-    id: Annotated[StrictStr, Field(pattern=AGENCY_ID_PATTERN, description="slug: a-z, 0-9, '-', '_'; the operator tokens' agency")]
+    id: Annotated[
+        StrictStr, Field(pattern=AGENCY_ID_PATTERN, description="slug: a-z, 0-9, '-', '_'; the operator tokens' agency")
+    ]
     name: Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_storable)]
 
     @field_validator("name")

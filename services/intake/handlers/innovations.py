@@ -222,10 +222,8 @@ def _edit(apply: Callable[[Innovation], Innovation | None]) -> Change:
             raise window_closed(context.cycle, now)
         changed = apply(current)
         if changed is not None and changed.status == "submitted":
-            failures = [
-                f for f in check_eligibility(changed.profile, changed.answers, context.cycle, context.mandatory_sid, now)
-                if f.rule != SUBMISSION_WINDOW
-            ]
+            every = check_eligibility(changed.profile, changed.answers, context.cycle, context.mandatory_sid, now)
+            failures = [f for f in every if f.rule != SUBMISSION_WINDOW]
             if failures:
                 raise not_eligible(
                     failures, "a submitted innovation must stay eligible; withdraw it first to make this change"

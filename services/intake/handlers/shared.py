@@ -49,14 +49,16 @@ class CycleContext:
         """The indicator of `aspect` named in the path; InvalidInput naming it otherwise."""
         indicator = self.methodology.indicator_by_code.get(code)
         if indicator is None:
-            raise InvalidInput.at("path.indicator", f"{code!r} is not an indicator of methodology {self.methodology.id}")
+            reason = f"{code!r} is not an indicator of methodology {self.methodology.id}"
+            raise InvalidInput.at("path.indicator", reason)
         if indicator.aspect != aspect:
             where = (
                 "once per region, at /v1/cycles/{year}/regions/{code}/spd/{indicator}"
                 if indicator.aspect == "spd"
                 else "per innovation, at /v1/cycles/{year}/innovations/{id}/answers/{indicator}"
             )
-            raise InvalidInput.at("path.indicator", f"{code} is an {indicator.aspect.upper()} indicator, answered {where}")
+            reason = f"{code} is an {indicator.aspect.upper()} indicator, answered {where}"
+            raise InvalidInput.at("path.indicator", reason)
         return indicator
 
 

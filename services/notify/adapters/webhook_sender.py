@@ -59,7 +59,9 @@ class WebhookSender:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def headers(self, *, delivery_id: int, event_id: str, kind: str, secret: str, body: bytes, now: float) -> dict[str, str]:
+    def headers(
+        self, *, delivery_id: int, event_id: str, kind: str, secret: str, body: bytes, now: float
+    ) -> dict[str, str]:
         timestamp = int(now)
         return {
             "Content-Type": "application/json",

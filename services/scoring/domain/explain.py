@@ -135,7 +135,9 @@ class _Explainer:
     def iid_points(self, points: Fraction) -> Decimal:
         return to_decimal(points * 100 * self.compiled.scale / self.compiled.total)
 
-    def answer(self, indicator: Indicator, answer: Answer | None, innovation: Innovation | None, counts: bool) -> ExplainedAnswer:
+    def answer(
+        self, indicator: Indicator, answer: Answer | None, innovation: Innovation | None, counts: bool
+    ) -> ExplainedAnswer:
         """`counts`: the answer's innovation counts in the figure (SPD answers always do)."""
         level, rank = answer if answer is not None else (None, 0)
         status: AnswerStatus = answer_status(answer, self.threshold) if counts else "innovation_not_counted"

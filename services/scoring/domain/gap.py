@@ -134,7 +134,8 @@ def _set_answer(region: Region, innovation: str | None, code: str, level: int, r
 def apply_actions(region: Region, actions: Sequence[GapAction]) -> None:
     """Apply a plan's actions to a region."""
     for action in actions:
-        _set_answer(region, action.innovation, action.indicator, action.level_after, EVIDENCE_RANK[action.evidence_after])
+        rank = EVIDENCE_RANK[action.evidence_after]
+        _set_answer(region, action.innovation, action.indicator, action.level_after, rank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +232,8 @@ def _sid_candidates(
             if counted_answers > 0:
                 yield candidate, _Outcome(agg.spd_points, agg.n, agg.maturity_sum - before + after)
             elif counted_answers - counted_before + counted_after > 0:
-                yield candidate, _Outcome(agg.spd_points, agg.n + 1, agg.maturity_sum + maturity - before + after, basic)
+                total = agg.maturity_sum + maturity - before + after
+                yield candidate, _Outcome(agg.spd_points, agg.n + 1, total, basic)
 
 
 def _best_candidate(
@@ -246,7 +248,9 @@ def _best_candidate(
     best: _Candidate | None = None
     best_key: CandidateKey | None = None
     for candidate, outcome in candidates:
-        exact, _ = evaluator.iid(outcome.spd_points, outcome.n, outcome.maturity_sum, agg.basic_counts, outcome.extra_basic)
+        exact, _ = evaluator.iid(
+            outcome.spd_points, outcome.n, outcome.maturity_sum, agg.basic_counts, outcome.extra_basic
+        )
         key = (exact, -_KIND_ORDER[candidate.kind], -candidate.level_after)
         if best_key is None or key > best_key:
             best, best_key = candidate, key
@@ -256,7 +260,9 @@ def _best_candidate(
 _KIND_ORDER = {"accept_evidence": 0, "add_evidence": 1, "raise_level": 2, "answer": 3}
 
 
-def _extra_innovations(agg: Aggregate, compiled: CompiledMethodology, target: int, maturity_scaled: int) -> tuple[int | None, int]:
+def _extra_innovations(
+    agg: Aggregate, compiled: CompiledMethodology, target: int, maturity_scaled: int
+) -> tuple[int | None, int]:
     """How many more counted innovations of a maturity reach the target; None if none do.
 
     New innovations are assumed to cover the missing basic services first, one each.

@@ -150,7 +150,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     gap.add_argument("--region", required=True, help="Kemendagri code, e.g. 62.10")
     gap.add_argument("--target", required=True, help="a category (inovatif, sangat_inovatif) or an IID (e.g. 45)")
     gap.add_argument("--figure", choices=FIGURES, default="validated")
-    gap.add_argument("--maturity", type=_maturity, help="maturity of hypothetical new innovations (default: the region's average)")
+    gap.add_argument(
+        "--maturity", type=_maturity, help="maturity of hypothetical new innovations (default: the region's average)"
+    )
     gap.add_argument("--json", action="store_true", help="print JSON instead of a report")
     gap.set_defaults(run=_guarded(_gap))
 

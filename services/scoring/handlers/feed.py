@@ -36,7 +36,8 @@ async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQu
         known_region(query.region)
     check_province(query.province)
     if query.last_event_id is not None and not _valid_stream_id(query.last_event_id):
-        raise InvalidInput.at("header.Last-Event-ID", "not a stream entry id this feed sent (each part at most 2**64 - 1)")
+        reason = "not a stream entry id this feed sent (each part at most 2**64 - 1)"
+        raise InvalidInput.at("header.Last-Event-ID", reason)
     try:
         start = query.last_event_id or await stream_position(deps.redis, deps.scoring_stream)
     except RedisError:
