@@ -133,11 +133,19 @@ def test_handlers_and_domain_do_not_speak_http(service: str) -> None:
         assert "ApiError" not in path.read_text(encoding="utf-8"), path
 
 
+def _is_route_decorator(decorator: ast.expr) -> bool:
+    """`@router.get(...)`, `@router.post(...)`, …"""
+    return (
+        isinstance(decorator, ast.Call)
+        and isinstance(decorator.func, ast.Attribute)
+        and getattr(decorator.func.value, "id", "") == "router"
+    )
+
+
 def routes(path: Path) -> Iterator[ast.AsyncFunctionDef | ast.FunctionDef]:
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-            isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and getattr(d.func.value, "id", "") == "router"
-            for d in node.decorator_list
+            _is_route_decorator(d) for d in node.decorator_list
         ):
             yield node
 

@@ -56,7 +56,3 @@ def json_schema(name: str) -> dict[str, Any]:
         "title": title,
         "description": description,
     }
-
-
-def dataset_schema() -> dict[str, Any]:
-    return json_schema("dataset")
