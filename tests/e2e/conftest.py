@@ -22,8 +22,10 @@ async def platform() -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
             s3_bucket="e2e-evidence",
         )
         try:
-            async with serve(create_platform_app(SERVICES, settings)) as base:
-                async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                    yield client, settings
+            async with (
+                serve(create_platform_app(SERVICES, settings)) as base,
+                httpx.AsyncClient(base_url=base, timeout=30) as client,
+            ):
+                yield client, settings
         finally:
             await cleanup(settings)

@@ -46,32 +46,40 @@ async def test_bad_input_is_refused_with_the_field_named_and_nothing_stored(plat
     try:
         before = await footprint(db, settings)
         url = f"/intake/v1/cycles/{CYCLE}/innovations/{innovation['id']}"
-        version = {"If-Match": str(innovation["version"])}
+        operator = journey.operator
+        fresh = {**operator, "If-Match": str(innovation["version"])}
+        stale = {**operator, "If-Match": "1"}
+        as_pdf = {**operator, "Content-Type": "application/pdf"}
+
+        def evidence_of(indicator: str) -> dict:
+            return {"cycle": CYCLE, "innovation": innovation["id"], "indicator": indicator}
+
         cases = [
             # wrong type
-            (await client.put(f"{url}/answers/sid-17", json={"level": "2"}, headers={**journey.operator, **version}), 422, "body.level"),
+            (await client.put(f"{url}/answers/sid-17", json={"level": "2"}, headers=fresh), 422, "body.level"),
             # level out of range
-            (await client.put(f"{url}/answers/sid-17", json={"level": 4}, headers={**journey.operator, **version}), 422, "body.level"),
+            (await client.put(f"{url}/answers/sid-17", json={"level": 4}, headers=fresh), 422, "body.level"),
             # unknown indicator
-            (await client.put(f"{url}/answers/sid-99", json={"level": 1}, headers={**journey.operator, **version}), 422, "path.indicator"),
+            (await client.put(f"{url}/answers/sid-99", json={"level": 1}, headers=fresh), 422, "path.indicator"),
             # stale If-Match
-            (await client.put(f"{url}/answers/sid-17", json={"level": 1}, headers={**journey.operator, "If-Match": "1"}), 412, "header.If-Match"),
+            (await client.put(f"{url}/answers/sid-17", json={"level": 1}, headers=stale), 412, "header.If-Match"),
             # unknown enumeration value and a wrong type in a profile
-            (await client.post(f"/intake/v1/cycles/{CYCLE}/innovations", json={"name": "X", "urusan_utama": "magic"}, headers=journey.operator), 422, "body.urusan_utama"),
+            (await client.post(f"/intake/v1/cycles/{CYCLE}/innovations", json={"name": "X", "urusan_utama": "magic"},
+                               headers=operator), 422, "body.urusan_utama"),
             # a "PDF" that is a PNG, for an indicator that accepts only PDF
-            (await client.post("/evidence/v1/evidence", params={"cycle": CYCLE, "innovation": innovation["id"], "indicator": "sid-17"},
-                               content=tiny_png(), headers={**journey.operator, "Content-Type": "application/pdf"}), 422, None),
+            (await client.post("/evidence/v1/evidence", params=evidence_of("sid-17"),
+                               content=tiny_png(), headers=as_pdf), 422, None),
             # text pretending to be a PDF
-            (await client.post("/evidence/v1/evidence", params={"cycle": CYCLE, "innovation": innovation["id"], "indicator": "sid-17"},
-                               content=b"this is not a pdf at all", headers=journey.operator), 422, None),
+            (await client.post("/evidence/v1/evidence", params=evidence_of("sid-17"),
+                               content=b"this is not a pdf at all", headers=operator), 422, None),
             # unknown indicator for evidence
-            (await client.post("/evidence/v1/evidence", params={"cycle": CYCLE, "innovation": innovation["id"], "indicator": "sid-99"},
-                               content=minimal_pdf(), headers=journey.operator), 422, "query.indicator"),
+            (await client.post("/evidence/v1/evidence", params=evidence_of("sid-99"),
+                               content=minimal_pdf(), headers=operator), 422, "query.indicator"),
         ]
         cap = EvidenceSettings(**settings.model_dump()).evidence_max_upload_bytes
         too_big = minimal_pdf() + b"\0" * cap
-        cases.append((await client.post("/evidence/v1/evidence", params={"cycle": CYCLE, "innovation": innovation["id"], "indicator": "sid-17"},
-                                        content=too_big, headers=journey.operator), 413, None))
+        cases.append((await client.post("/evidence/v1/evidence", params=evidence_of("sid-17"),
+                                        content=too_big, headers=operator), 413, None))
         for response, status, field in cases:
             assert response.status_code == status, (response.request.url, response.status_code, response.text)
             body = response.json()

@@ -27,7 +27,8 @@ REGION = "62.10"
 async def state_read_back(journey: Journey) -> dict[str, str]:
     """The region's state as intake and evidence report it, scored by the engine."""
     client, headers = journey.client, journey.admin
-    spd = (await journey.check(await client.get(f"/intake/v1/cycles/{CYCLE}/regions/{REGION}/spd", headers=headers), 200))["answers"]
+    spd_response = await client.get(f"/intake/v1/cycles/{CYCLE}/regions/{REGION}/spd", headers=headers)
+    spd = (await journey.check(spd_response, 200))["answers"]
     listing = await journey.check(await client.get(f"/intake/v1/cycles/{CYCLE}/innovations", headers=headers), 200)
     innovations = [
         StoredInnovation(i["id"], i["status"], i["urusan_utama"], tuple(i["urusan_lain"]), i["answers"])
@@ -35,9 +36,11 @@ async def state_read_back(journey: Journey) -> dict[str, str]:
     ]
     evidence = []
     for params in [{"region": REGION}] + [{"innovation": i.id} for i in innovations]:
-        items = (await journey.check(await client.get("/evidence/v1/evidence", params={"cycle": CYCLE, **params}, headers=headers), 200))["items"]
+        listed = await client.get("/evidence/v1/evidence", params={"cycle": CYCLE, **params}, headers=headers)
+        items = (await journey.check(listed, 200))["items"]
         evidence += [StoredEvidence(e["innovation"], e["indicator"], e["state"]) for e in items]
-    region = region_from_state(REGION, "kabupaten", "62", {a["indicator"]: a["level"] for a in spd}, innovations, evidence)
+    levels = {a["indicator"]: a["level"] for a in spd}
+    region = region_from_state(REGION, "kabupaten", "62", levels, innovations, evidence)
     score = score_region(region, compile_methodology("iid-2026"))
     return {f: str(score.figures[f].iid) for f in FIGURES}
 
@@ -121,10 +124,10 @@ async def test_submission_reaches_score_api_sse_and_signed_webhook_with_the_same
             webhook = await wait_until(webhook_matches, timeout=30)
             settled_in = time.monotonic() - started
             assert settled_in < 30
-            assert verify_signature(subscription["secret"], webhook.body, timestamp=webhook.headers["x-inovasi-timestamp"],
-                                    signature=webhook.headers["x-inovasi-signature"], now=time.time())
-            assert not verify_signature("another-secret", webhook.body, timestamp=webhook.headers["x-inovasi-timestamp"],
-                                        signature=webhook.headers["x-inovasi-signature"], now=time.time())
+            signed = {"timestamp": webhook.headers["x-inovasi-timestamp"],
+                      "signature": webhook.headers["x-inovasi-signature"]}
+            assert verify_signature(subscription["secret"], webhook.body, **signed, now=time.time())
+            assert not verify_signature("another-secret", webhook.body, **signed, now=time.time())
             # The rejection was alerted too, with the verifier's reason.
             async def rejection_alerted():
                 return [w for w in receiver.received if w.headers.get("x-inovasi-kind") == "evidence.rejected"]

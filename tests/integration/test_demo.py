@@ -100,7 +100,8 @@ async def test_demo_seeds_a_cycle_keeps_scores_moving_and_seeds_only_once() -> N
 
                 async def counted_and_validated() -> dict | None:
                     figures = await score(client)
-                    ok = figures["claimed"]["innovations_counted"] > 0 and figures["validated"]["innovations_counted"] > 0
+                    claimed, validated = figures["claimed"], figures["validated"]
+                    ok = claimed["innovations_counted"] > 0 and validated["innovations_counted"] > 0
                     return figures if ok else None
 
                 figures = await wait_until(counted_and_validated, timeout=20, interval=0.2)
@@ -112,7 +113,8 @@ async def test_demo_seeds_a_cycle_keeps_scores_moving_and_seeds_only_once() -> N
                 version_after_seeding = (await score(client))["version"]
 
                 async def moved_by_a_step() -> list[ev.ScoreUpdated]:
-                    return [u for u in await scores_caused_by_steps(redis, settings) if u.version > version_after_seeding]
+                    updates = await scores_caused_by_steps(redis, settings)
+                    return [u for u in updates if u.version > version_after_seeding]
 
                 await wait_until(moved_by_a_step, timeout=20, interval=0.2)
                 assert (await score(client))["version"] > version_after_seeding

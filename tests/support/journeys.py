@@ -48,15 +48,22 @@ class Journey:
         self.viewer = token("viewer", region)
 
     async def check(self, response: httpx.Response, *expected: int) -> dict:
-        assert response.status_code in expected, f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+        request = response.request
+        assert response.status_code in expected, (
+            f"{request.method} {request.url}: {response.status_code} {response.text}"
+        )
         return response.json() if response.content else {}
 
     async def register_agency(self, name: str = "Dinas Kesehatan") -> None:
-        response = await self.client.post(f"/intake/v1/regions/{self.region}/agencies", json={"id": self.agency, "name": name}, headers=self.admin)
+        response = await self.client.post(
+            f"/intake/v1/regions/{self.region}/agencies", json={"id": self.agency, "name": name}, headers=self.admin
+        )
         await self.check(response, 201, 409)
 
     async def create_innovation(self, name: str, urusan: str = "kesehatan") -> dict:
-        response = await self.client.post(f"/intake/v1/cycles/{CYCLE}/innovations", json=profile(name, urusan), headers=self.operator)
+        response = await self.client.post(
+            f"/intake/v1/cycles/{CYCLE}/innovations", json=profile(name, urusan), headers=self.operator
+        )
         return await self.check(response, 201)
 
     async def answer(self, innovation: dict, indicator: str, level: int) -> dict:
@@ -72,7 +79,8 @@ class Journey:
         return await self.check(response, 200)
 
     async def set_spd(self, indicator: str, level: int) -> dict:
-        current = await self.check(await self.client.get(f"/intake/v1/cycles/{CYCLE}/regions/{self.region}/spd", headers=self.admin), 200)
+        spd = await self.client.get(f"/intake/v1/cycles/{CYCLE}/regions/{self.region}/spd", headers=self.admin)
+        current = await self.check(spd, 200)
         version = next(a["version"] for a in current["answers"] if a["indicator"] == indicator)
         response = await self.client.put(
             f"/intake/v1/cycles/{CYCLE}/regions/{self.region}/spd/{indicator}",
@@ -100,7 +108,9 @@ class Journey:
 
     async def decide(self, evidence: dict, decision: str, reason: str | None = None) -> dict:
         body = {"decision": decision, **({"reason": reason} if reason else {})}
-        response = await self.client.post(f"/evidence/v1/evidence/{evidence['id']}/decision", json=body, headers=self.verifier)
+        response = await self.client.post(
+            f"/evidence/v1/evidence/{evidence['id']}/decision", json=body, headers=self.verifier
+        )
         return await self.check(response, 200)
 
     async def score(self) -> dict:

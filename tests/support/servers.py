@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -136,7 +136,5 @@ async def listen_sse(client, url: str, headers: dict[str, str]) -> AsyncIterator
         yield listener
     finally:
         listener.task.cancel()
-        try:
+        with suppress(asyncio.CancelledError, Exception):
             await listener.task
-        except (asyncio.CancelledError, Exception):
-            pass

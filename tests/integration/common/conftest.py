@@ -5,27 +5,27 @@ so runs in parallel do not see each other. Timings are shrunk through settings."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 
 import asyncpg
 import pytest
-from redis.asyncio import Redis
 
 from services.common.db import create_pool, migrate
 from services.common.settings import Settings
-from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, unique_suffix
+from tests.support.infra import drop_schema
+from tests.support.platform import isolated_settings
 
 SERVICE = "svc"
 
 
 @pytest.fixture
-def settings() -> Settings:
-    suffix = unique_suffix()
-    return Settings(
-        database_url=DATABASE_URL,
-        redis_url=REDIS_URL,
-        stream_prefix=f"{suffix}.",
-        schema_prefix=f"{suffix}_",
+def settings_factory() -> Callable[[], Settings]:
+    """The shared `settings` fixture (tests/integration/conftest.py) with this directory's
+    timings: a reclaim quick enough for the bus's redelivery tests. Its cleanup removes the
+    test's keys; `schema` below drops the schema it migrated."""
+    return partial(
+        isolated_settings,
         consumer_block_ms=100,
         consumer_max_records=10,
         reclaim_idle_ms=300,
@@ -36,14 +36,6 @@ def settings() -> Settings:
         outbox_backoff_max_s=0.2,
         graceful_timeout_s=5.0,
     )
-
-
-@pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await delete_keys(client, settings.stream_prefix)
-    await client.aclose()
 
 
 @pytest.fixture

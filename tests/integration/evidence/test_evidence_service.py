@@ -63,7 +63,9 @@ class Service:
         self, innovation_id: str, agency: str, *, region: str = REGION, cycle: int = 2026,
         type: str = "innovation.created", version: int = 1,
     ) -> ev.Envelope:
-        event = sample.innovation(type, innovation_id, data={"agency_id": agency}, region=region, cycle=cycle, version=version)
+        event = sample.innovation(
+            type, innovation_id, data={"agency_id": agency}, region=region, cycle=cycle, version=version
+        )
         await self.redis.xadd(self.settings.stream(ev.INTAKE_STREAM), ev.to_entry(event))
         return event
 
@@ -147,7 +149,8 @@ async def test_uploaded_files_read_back_byte_for_byte_through_the_download_url(s
         item = response.json()
         digest = hashlib.sha256(content).hexdigest()
         assert (item["kind"], item["state"], item["size"], item["sha256"]) == (kind, "pending", len(content), digest)
-        assert (item["innovation"], item["region"], item["agency"], item["version"]) == (innovation, REGION, "dinkes", 1)
+        owner = (item["innovation"], item["region"], item["agency"], item["version"])
+        assert owner == (innovation, REGION, "dinkes", 1)
         assert response.headers["location"].endswith(f"/v1/evidence/{item['id']}")
 
         read = await service.client.get(f"/v1/evidence/{item['id']}", headers=operator())
@@ -188,7 +191,8 @@ async def test_region_admin_uploads_spd_evidence_and_video_indicators_take_files
     )
     assert link.status_code == 201, link.text
     item = link.json()
-    assert (item["kind"], item["link"], item["sha256"], item["size"]) == ("link", "https://www.youtube.com/watch?v=posyandu", None, None)
+    youtube = "https://www.youtube.com/watch?v=posyandu"
+    assert (item["kind"], item["link"], item["sha256"], item["size"]) == ("link", youtube, None, None)
     read = await service.client.get(f"/v1/evidence/{item['id']}", headers=token("verifier"))
     assert read.status_code == 200 and read.json()["download"] is None
     (stored,) = await service.events_of(item["id"], 1)
@@ -205,7 +209,8 @@ async def test_a_file_larger_than_one_part_streams_through_in_pieces(service: Se
     )
     assert response.status_code == 201, response.text
     assert (response.json()["size"], response.json()["sha256"]) == (source.produced, source.sha256)
-    url = (await service.client.get(f"/v1/evidence/{response.json()['id']}", headers=operator())).json()["download"]["url"]
+    read = await service.client.get(f"/v1/evidence/{response.json()['id']}", headers=operator())
+    url = read.json()["download"]["url"]
     digest = hashlib.sha256()
     async with httpx.AsyncClient(timeout=30) as outside, outside.stream("GET", url) as download:
         async for block in download.aiter_bytes():
@@ -244,12 +249,14 @@ async def test_decisions_publish_the_new_state_with_increasing_versions(service:
     assert events[2].data.innovation_id == innovation and events[2].data.kind == "pdf"
 
     history = (await service.client.get(f"/v1/evidence/{evidence_id}", headers=operator())).json()["decisions"]
-    assert [(d["version"], d["decision"], d["reason"]) for d in history] == [(2, "accepted", None), (3, "rejected", reason)]
+    decisions = [(d["version"], d["decision"], d["reason"]) for d in history]
+    assert decisions == [(2, "accepted", None), (3, "rejected", reason)]
 
 
 async def test_bad_decisions_are_refused_naming_the_field_and_change_nothing(service: Service) -> None:
     innovation = await service.innovation("dinkes")
-    evidence_id = (await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")).json()["id"]
+    uploaded = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")
+    evidence_id = uploaded.json()["id"]
     await service.events_of(evidence_id, 1)
     url = f"/v1/evidence/{evidence_id}/decision"
     before = await service.footprint()
@@ -270,22 +277,31 @@ async def test_bad_decisions_are_refused_naming_the_field_and_change_nothing(ser
         response = await service.client.post(url, headers=headers, **kwargs)
         assert response.status_code == status, (kwargs, response.text)
         assert field in problem_fields(response), (kwargs, response.json())
-    missing = await service.client.post("/v1/evidence/no-such-id/decision", json={"decision": "accepted"}, headers=token("verifier"))
+    missing = await service.client.post(
+        "/v1/evidence/no-such-id/decision", json={"decision": "accepted"}, headers=token("verifier")
+    )
     assert missing.status_code == 404
     for path in ("/v1/evidence/a%00b", "/v1/evidence/a%00b/decision"):
         method = "POST" if path.endswith("decision") else "GET"
         odd = await service.client.request(method, path, json={"decision": "accepted"}, headers=token("verifier"))
         assert odd.status_code == 422 and problem_fields(odd) == ["path.evidence_id"], odd.text
-    for query in ({"after": "x\x00", "region": REGION}, {"indicator": "sid\x00", "region": REGION}, {"innovation": "i\x00"}):
+    nul_queries = (
+        {"after": "x\x00", "region": REGION},
+        {"indicator": "sid\x00", "region": REGION},
+        {"innovation": "i\x00"},
+    )
+    for query in nul_queries:
         odd = await service.client.get("/v1/evidence", params={"cycle": 2026, **query}, headers=token("verifier"))
         assert odd.status_code == 422, odd.text
     assert await service.footprint() == before
-    assert (await service.client.get(f"/v1/evidence/{evidence_id}", headers=token("verifier"))).json()["state"] == "pending"
+    unchanged = await service.client.get(f"/v1/evidence/{evidence_id}", headers=token("verifier"))
+    assert unchanged.json()["state"] == "pending"
 
 
 async def test_json_the_parser_cannot_read_is_refused_on_both_endpoints(service: Service) -> None:
     innovation = await service.innovation("dinkes")
-    evidence_id = (await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")).json()["id"]
+    uploaded = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-18")
+    evidence_id = uploaded.json()["id"]
     await service.events_of(evidence_id, 1)
     before = await service.footprint()
     json_type = {"Content-Type": "application/json"}
@@ -330,7 +346,8 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(serv
         ("over the cap", {"body": PDF + bytes(CAP), "indicator": "sid-16", **sid}, 413, "body", str(CAP)),
         ("unknown indicator", {"body": PDF, "indicator": "sid-99", **sid}, 422, "query.indicator", "sid-99"),
         ("SPD indicator with innovation=", {"body": PDF, "indicator": "spd-01", **sid}, 422, "query.innovation", "SPD"),
-        ("SID indicator with region=", {"body": PDF, "indicator": "sid-16", "region": REGION}, 422, "query.region", "SID"),
+        ("SID indicator with region=", {"body": PDF, "indicator": "sid-16", "region": REGION},
+         422, "query.region", "SID"),
         ("no innovation nor region", {"body": PDF, "indicator": "sid-16"}, 422, "query.innovation", "required"),
         ("unknown cycle", {"body": PDF, "indicator": "sid-16", "cycle": 1999, **sid}, 422, "query.cycle", "1999"),
         ("cycle not a number", {"body": PDF, "indicator": "sid-16", "cycle": "next", **sid}, 422, "query.cycle", ""),
@@ -363,9 +380,13 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(serv
         problems = response.json()["problems"]
         assert field in [p["field"] for p in problems], (what, problems)
         assert words in " ".join(p["reason"] for p in problems), (what, problems)
-    missing_indicator = await service.client.post("/v1/evidence", params={"cycle": 2026, **sid}, content=PDF, headers=operator())
+    missing_indicator = await service.client.post(
+        "/v1/evidence", params={"cycle": 2026, **sid}, content=PDF, headers=operator()
+    )
     assert missing_indicator.status_code == 422 and "query.indicator" in problem_fields(missing_indicator)
-    missing_cycle = await service.client.post("/v1/evidence", params={"indicator": "sid-16", **sid}, content=PDF, headers=operator())
+    missing_cycle = await service.client.post(
+        "/v1/evidence", params={"indicator": "sid-16", **sid}, content=PDF, headers=operator()
+    )
     assert missing_cycle.status_code == 422 and "query.cycle" in problem_fields(missing_cycle)
     assert await service.footprint() == before
 
@@ -494,11 +515,14 @@ async def test_tenants_stay_apart(service: Service) -> None:
     by_region = {"cycle": 2026, "region": REGION}
     listed_by_operator = ids(await service.client.get("/v1/evidence", params=by_region, headers=operator()))
     assert mine in listed_by_operator and not {other, spd} & listed_by_operator
-    assert {mine, other, spd} <= ids(await service.client.get("/v1/evidence", params=by_region, headers=token("verifier")))
-    assert ids(await service.client.get("/v1/evidence", params={"cycle": 2026, "innovation": ours}, headers=operator())) == {mine}
-    theirs_listed = await service.client.get("/v1/evidence", params={"cycle": 2026, "innovation": theirs}, headers=operator())
+    listed_by_verifier = ids(await service.client.get("/v1/evidence", params=by_region, headers=token("verifier")))
+    assert {mine, other, spd} <= listed_by_verifier
+    by_ours, by_theirs = {"cycle": 2026, "innovation": ours}, {"cycle": 2026, "innovation": theirs}
+    assert ids(await service.client.get("/v1/evidence", params=by_ours, headers=operator())) == {mine}
+    theirs_listed = await service.client.get("/v1/evidence", params=by_theirs, headers=operator())
     assert theirs_listed.status_code == 404
-    foreign = await service.client.get("/v1/evidence", params={"cycle": 2026, "region": OTHER_REGION}, headers=token("verifier"))
+    by_other_region = {"cycle": 2026, "region": OTHER_REGION}
+    foreign = await service.client.get("/v1/evidence", params=by_other_region, headers=token("verifier"))
     assert foreign.status_code == 403
     neither = await service.client.get("/v1/evidence", params={"cycle": 2026}, headers=token("verifier"))
     assert neither.status_code == 422 and problem_fields(neither) == ["query.innovation"]
@@ -559,8 +583,10 @@ async def test_the_projection_keeps_the_newest_version_whatever_the_order(servic
     async with service.pool.acquire() as conn:
         found = await conn.fetchrow("SELECT agency_id, status, version FROM innovations WHERE id = $1", innovation_id)
     assert dict(found) == {"agency_id": "disdik", "status": "submitted", "version": 2}
-    assert (await upload(service, PDF, headers=operator("dinkes"), innovation=innovation_id, indicator="sid-16")).status_code == 404
-    assert (await upload(service, PDF, headers=operator("disdik"), innovation=innovation_id, indicator="sid-16")).status_code == 201
+    by_old_agency = await upload(service, PDF, headers=operator("dinkes"), innovation=innovation_id, indicator="sid-16")
+    assert by_old_agency.status_code == 404
+    by_new_agency = await upload(service, PDF, headers=operator("disdik"), innovation=innovation_id, indicator="sid-16")
+    assert by_new_agency.status_code == 201
 
 
 async def test_a_cycle_other_than_the_innovations_is_refused(service: Service) -> None:

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import socket
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -342,8 +342,8 @@ async def test_presigned_url_is_signed_to_expire(
 
     assert query["X-Amz-Expires"] == "90"
     signed_at = datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
-    signed_at = signed_at.replace(tzinfo=timezone.utc)
-    assert abs(datetime.now(timezone.utc) - signed_at) < timedelta(seconds=60)
+    signed_at = signed_at.replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - signed_at) < timedelta(seconds=60)
     assert query["X-Amz-Signature"] == _sigv4_presigned_signature(url, s3_endpoint)
     # Tampering with the expiry would invalidate the signature.
     tampered = url.replace("X-Amz-Expires=90", "X-Amz-Expires=604800")

@@ -1,20 +1,13 @@
-"""Fixtures for intake's integration tests: a running intake app on its own schema and
-stream prefix (real PostgreSQL and Redis), its client, and a Redis client to read the stream."""
+"""Fixtures for intake's integration tests: a running intake app (real PostgreSQL and Redis)
+and its client. `settings` (own schema and stream prefix) and `redis` (to read the stream)
+come from tests/integration/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
-from redis.asyncio import Redis
 
 from services.intake.app import create_app
-from tests.support.platform import cleanup, isolated_settings, running
-
-
-@pytest.fixture
-async def settings():
-    settings = isolated_settings()
-    yield settings
-    await cleanup(settings)
+from tests.support.platform import running
 
 
 @pytest.fixture
@@ -26,10 +19,3 @@ async def app(settings):
 async def client(app):
     async with running(app) as client:
         yield client
-
-
-@pytest.fixture
-async def redis(settings):
-    redis = Redis.from_url(settings.redis_url)
-    yield redis
-    await redis.aclose()

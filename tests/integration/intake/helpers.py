@@ -66,7 +66,9 @@ async def create_innovation(
     return response.json()
 
 
-async def answer_mandatory(client: httpx.AsyncClient, innovation: dict[str, Any], headers: dict[str, str] = OPERATOR) -> dict[str, Any]:
+async def answer_mandatory(
+    client: httpx.AsyncClient, innovation: dict[str, Any], headers: dict[str, str] = OPERATOR
+) -> dict[str, Any]:
     for code in MANDATORY_SID:
         response = await client.put(
             f"/v1/cycles/2026/innovations/{innovation['id']}/answers/{code}",

@@ -111,6 +111,9 @@ async def test_missing_required_fields_and_malformed_bodies(app, client, draft):
 
 async def test_unknown_cycles_regions_and_paths(app, client, draft):
     before = await snapshot(app)
+    spd = f"/v1/cycles/2026/regions/{REGION}/spd"
+    agencies = f"/v1/regions/{REGION}/agencies"
+    as_admin = if_match(0, ADMIN)
     cases = [
         (client.get("/v1/cycles/2025/innovations", headers=OPERATOR), 404, "path.year"),
         (client.get("/v1/cycles/dua-ribu/innovations", headers=OPERATOR), 422, "path.year"),
@@ -119,16 +122,18 @@ async def test_unknown_cycles_regions_and_paths(app, client, draft):
         (client.get("/v1/cycles/2026/innovations", params={"after": "\x00"}, headers=ADMIN), 422, "query.after"),
         (client.post("/v1/cycles/2030/innovations", json=eligible_body(), headers=OPERATOR), 404, "path.year"),
         (client.get(f"/v1/cycles/2026/innovations/{draft['id']}x", headers=OPERATOR), 404, "path.innovation_id"),
-        (client.put(f"/v1/cycles/2025/innovations/{draft['id']}", json=eligible_body(), headers=if_match(1)), 404, "path.year"),
-        (client.post("/v1/regions/99.99/agencies", json={"id": "dinkes", "name": "X"}, headers=ADMIN), 404, "path.code"),
+        (client.put(f"/v1/cycles/2025/innovations/{draft['id']}", json=eligible_body(), headers=if_match(1)),
+         404, "path.year"),
+        (client.post("/v1/regions/99.99/agencies", json={"id": "dinkes", "name": "X"}, headers=ADMIN),
+         404, "path.code"),
         (client.get("/v1/regions/6210/agencies", headers=ADMIN), 404, "path.code"),
-        (client.put("/v1/cycles/2026/regions/99.99/spd/spd-01", json={"level": 1}, headers=if_match(0, ADMIN)), 404, "path.code"),
-        (client.put(f"/v1/cycles/2026/regions/{REGION}/spd/sid-16", json={"level": 1}, headers=if_match(0, ADMIN)), 422, "path.indicator"),
-        (client.put(f"/v1/cycles/2026/regions/{REGION}/spd/spd-99", json={"level": 1}, headers=if_match(0, ADMIN)), 422, "path.indicator"),
-        (client.put(f"/v1/cycles/2026/regions/{REGION}/spd/spd-01", json={"level": 9}, headers=if_match(0, ADMIN)), 422, "body.level"),
-        (client.put(f"/v1/cycles/2026/regions/{REGION}/spd/spd-01", json={"level": "1"}, headers=if_match(0, ADMIN)), 422, "body.level"),
-        (client.post(f"/v1/regions/{REGION}/agencies", json={"id": "Dinas Kesehatan", "name": "X"}, headers=ADMIN), 422, "body.id"),
-        (client.post(f"/v1/regions/{REGION}/agencies", json={"id": "dinsos", "name": " "}, headers=ADMIN), 422, "body.name"),
+        (client.put("/v1/cycles/2026/regions/99.99/spd/spd-01", json={"level": 1}, headers=as_admin), 404, "path.code"),
+        (client.put(f"{spd}/sid-16", json={"level": 1}, headers=as_admin), 422, "path.indicator"),
+        (client.put(f"{spd}/spd-99", json={"level": 1}, headers=as_admin), 422, "path.indicator"),
+        (client.put(f"{spd}/spd-01", json={"level": 9}, headers=as_admin), 422, "body.level"),
+        (client.put(f"{spd}/spd-01", json={"level": "1"}, headers=as_admin), 422, "body.level"),
+        (client.post(agencies, json={"id": "Dinas Kesehatan", "name": "X"}, headers=ADMIN), 422, "body.id"),
+        (client.post(agencies, json={"id": "dinsos", "name": " "}, headers=ADMIN), 422, "body.name"),
         (client.get("/v1/cycles/2026/innovations", params={"status": "done"}, headers=ADMIN), 422, "query.status[0]"),
         (client.get("/v1/cycles/2026/innovations", params={"limit": 0}, headers=ADMIN), 422, "query.limit"),
     ]

@@ -66,7 +66,9 @@ async def test_submit_names_every_failed_rule_and_changes_nothing(app, client):
 async def test_one_failed_rule_is_named_alone(app, client, change, rule, field):
     await register_agency(client, "dinkes")
     innovation = await answer_mandatory(client, await create_innovation(client, eligible_body(**change)))
-    response = await client.post(f"/v1/cycles/2026/innovations/{innovation['id']}/submit", headers=if_match(innovation["version"]))
+    response = await client.post(
+        f"/v1/cycles/2026/innovations/{innovation['id']}/submit", headers=if_match(innovation["version"])
+    )
     assert response.status_code == 422
     assert response.json()["failed_rules"] == [rule]
     assert [p["field"] for p in response.json()["problems"]] == [field]
@@ -81,13 +83,16 @@ async def test_a_closed_window_refuses_every_write_and_changes_nothing(app, clie
     await set_window(app, open_=False)
     before = await snapshot(app)
 
+    submitted_url = f"/v1/cycles/2026/innovations/{submitted['id']}"
     writes = {
         "create": client.post("/v1/cycles/2026/innovations", json=eligible_body(), headers=OPERATOR),
-        "update": client.put(f"/v1/cycles/2026/innovations/{draft['id']}", json=eligible_body(name="Ubah"), headers=if_match(1)),
-        "answer": client.put(f"/v1/cycles/2026/innovations/{submitted['id']}/answers/sid-16", json={"level": 1},
+        "update": client.put(f"/v1/cycles/2026/innovations/{draft['id']}", json=eligible_body(name="Ubah"),
+                             headers=if_match(1)),
+        "answer": client.put(f"{submitted_url}/answers/sid-16", json={"level": 1},
                              headers=if_match(submitted["version"])),
-        "withdraw": client.post(f"/v1/cycles/2026/innovations/{submitted['id']}/withdraw", headers=if_match(submitted["version"])),
-        "spd": client.put(f"/v1/cycles/2026/regions/{REGION}/spd/spd-01", json={"level": 2}, headers=if_match(0, ADMIN)),
+        "withdraw": client.post(f"{submitted_url}/withdraw", headers=if_match(submitted["version"])),
+        "spd": client.put(f"/v1/cycles/2026/regions/{REGION}/spd/spd-01", json={"level": 2},
+                          headers=if_match(0, ADMIN)),
     }
     for name, request in writes.items():
         response = await request
@@ -97,7 +102,7 @@ async def test_a_closed_window_refuses_every_write_and_changes_nothing(app, clie
     assert await snapshot(app) == before
 
     await set_window(app, open_=True)
-    reopened = await client.post(f"/v1/cycles/2026/innovations/{submitted['id']}/withdraw", headers=if_match(submitted["version"]))
+    reopened = await client.post(f"{submitted_url}/withdraw", headers=if_match(submitted["version"]))
     assert reopened.status_code == 200
 
 
@@ -108,7 +113,8 @@ async def test_status_changes_the_status_does_not_allow_are_conflicts(app, clien
     version = innovation["version"]
     early = await client.post(f"{url}/withdraw", headers=if_match(version))
     assert early.status_code == 409
-    assert early.json()["problems"] == [{"field": "status", "reason": "only a submitted innovation can be withdrawn; this one is draft"}]
+    reason = "only a submitted innovation can be withdrawn; this one is draft"
+    assert early.json()["problems"] == [{"field": "status", "reason": reason}]
     assert (await client.post(f"{url}/submit", headers=if_match(version))).status_code == 200
     twice = await client.post(f"{url}/submit", headers=if_match(version + 1))
     assert twice.status_code == 409 and "already submitted" in twice.json()["problems"][0]["reason"]

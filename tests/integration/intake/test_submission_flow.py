@@ -43,7 +43,9 @@ async def test_create_answer_submit_withdraw_publishes_the_new_state_in_order(ap
     assert answered["version"] == 2 + len(MANDATORY_SID)
     assert answered["eligibility"] == {"eligible": True, "problems": []}
     optional = await client.put(f"{url}/answers/sid-18", json={"level": 1}, headers=if_match(answered["version"]))
-    cleared = await client.put(f"{url}/answers/sid-18", json={"level": None}, headers=if_match(optional.json()["version"]))
+    cleared = await client.put(
+        f"{url}/answers/sid-18", json={"level": None}, headers=if_match(optional.json()["version"])
+    )
     assert cleared.json()["answers"] == {code: 3 for code in MANDATORY_SID}
 
     version = cleared.json()["version"]
@@ -87,13 +89,17 @@ async def test_a_submitted_innovation_stays_submitted_and_eligible_when_edited(a
     assert changed.status_code == 200
     assert (changed.json()["status"], changed.json()["answers"]["sid-16"]) == ("submitted", 1)
     before = await snapshot(app)
-    cleared = await client.put(f"{url}/answers/sid-16", json={"level": None}, headers=if_match(changed.json()["version"]))
+    cleared = await client.put(
+        f"{url}/answers/sid-16", json={"level": None}, headers=if_match(changed.json()["version"])
+    )
     assert cleared.status_code == 422
     assert cleared.json()["problems"] == [{
         "field": "answers.sid-16",
         "reason": "mandatory indicator sid-16 (Regulasi Inovasi Daerah) is not answered",
     }]
-    shortened = await client.put(url, json=eligible_body(rancang_bangun="terlalu pendek"), headers=if_match(changed.json()["version"]))
+    shortened = await client.put(
+        url, json=eligible_body(rancang_bangun="terlalu pendek"), headers=if_match(changed.json()["version"])
+    )
     assert shortened.status_code == 422 and shortened.json()["failed_rules"] == ["rancang_bangun_length"]
     assert await snapshot(app) == before
 
@@ -120,7 +126,9 @@ async def test_the_same_idempotency_key_and_body_replays_the_first_response(app,
     assert different.json()["problems"][0]["field"] == "header.Idempotency-Key"
     assert await snapshot(app) == before
 
-    other_key = await client.post("/v1/cycles/2026/innovations", json=eligible_body(), headers={**OPERATOR, "Idempotency-Key": "form-8b"})
+    other_key = await client.post(
+        "/v1/cycles/2026/innovations", json=eligible_body(), headers={**OPERATOR, "Idempotency-Key": "form-8b"}
+    )
     assert other_key.status_code == 201 and other_key.json()["id"] != first.json()["id"]
     events = await all_published(app)
     assert [e.type for e in events] == ["innovation.created", "innovation.created"]
@@ -148,7 +156,8 @@ async def test_a_stale_or_missing_if_match_changes_nothing(app, client):
     stale = await client.put(url, json=eligible_body(name="Menimpa"), headers=if_match(1))
     assert stale.status_code == 412
     assert stale.json()["current_version"] == 2
-    assert stale.json()["problems"] == [{"field": "header.If-Match", "reason": "version 1 is stale; the current version is 2"}]
+    reason = "version 1 is stale; the current version is 2"
+    assert stale.json()["problems"] == [{"field": "header.If-Match", "reason": reason}]
     missing = await client.put(url, json=eligible_body(name="Menimpa"), headers=OPERATOR)
     assert missing.status_code == 428 and missing.json()["problems"][0]["field"] == "header.If-Match"
     assert missing.json()["current_version"] == 2
@@ -165,8 +174,10 @@ async def test_a_stale_or_missing_if_match_changes_nothing(app, client):
     current = (await client.get(url, headers=OPERATOR)).json()
     assert (current["name"], current["version"]) == ("Versi 2", 2)
     # Both the bare number and a weak tag are understood.
-    assert (await client.put(url, json=eligible_body(name="V3"), headers={**OPERATOR, "If-Match": "2"})).status_code == 200
-    assert (await client.put(url, json=eligible_body(name="V4"), headers={**OPERATOR, "If-Match": 'W/"3"'})).status_code == 200
+    bare = await client.put(url, json=eligible_body(name="V3"), headers={**OPERATOR, "If-Match": "2"})
+    assert bare.status_code == 200
+    weak = await client.put(url, json=eligible_body(name="V4"), headers={**OPERATOR, "If-Match": 'W/"3"'})
+    assert weak.status_code == 200
 
 
 async def test_two_writers_with_the_same_version_one_wins_the_other_gets_412(app, client):
@@ -212,7 +223,8 @@ async def test_spd_answers_are_versioned_per_indicator_and_published(app, client
     events = await published(redis, settings, 4)
     assert all(isinstance(e, ev.SpdAnswerSet) for e in events)
     assert [(e.subject, e.version, e.data.level) for e in events] == [
-        ("62.10/spd/spd-01", 1, 2), ("62.10/spd/spd-01", 2, 3), ("62.10/spd/spd-06", 1, 1), ("62.10/spd/spd-01", 3, None),
+        ("62.10/spd/spd-01", 1, 2), ("62.10/spd/spd-01", 2, 3),
+        ("62.10/spd/spd-06", 1, 1), ("62.10/spd/spd-01", 3, None),
     ]
     answers = {a["indicator"]: a for a in (await client.get(base, headers=token("viewer", REGION))).json()["answers"]}
     assert (answers["spd-01"]["level"], answers["spd-01"]["version"]) == (None, 3)
@@ -238,7 +250,9 @@ async def test_agency_status_shows_which_agency_has_not_reported(app, client):
     assert by_id["disdik"]["innovations"]["total"] == 0
     assert body["not_reported"] == ["bappeda", "disdik"]
 
-    duplicate = await client.post(f"/v1/regions/{REGION}/agencies", json={"id": "dinkes", "name": "Lagi"}, headers=ADMIN)
+    duplicate = await client.post(
+        f"/v1/regions/{REGION}/agencies", json={"id": "dinkes", "name": "Lagi"}, headers=ADMIN
+    )
     assert duplicate.status_code == 409 and duplicate.json()["problems"][0]["field"] == "body.id"
 
 
@@ -251,7 +265,8 @@ async def test_lists_show_what_the_caller_may_see(app, client):
     assert [i["id"] for i in (await client.get(url, headers=OPERATOR)).json()["items"]] == [mine["id"]]
     everything = (await client.get(url, headers=ADMIN)).json()["items"]
     assert {i["id"] for i in everything} == {mine["id"], theirs["id"]}
-    filtered = (await client.get(url, params={"agency": "bappeda", "status": "draft"}, headers=token("viewer", REGION))).json()
+    params = {"agency": "bappeda", "status": "draft"}
+    filtered = (await client.get(url, params=params, headers=token("viewer", REGION))).json()
     assert [i["id"] for i in filtered["items"]] == [theirs["id"]]
     assert (await client.get(url, params={"status": "submitted"}, headers=ADMIN)).json()["items"] == []
     page = (await client.get(url, params={"limit": 1}, headers=ADMIN)).json()

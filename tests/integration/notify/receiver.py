@@ -22,7 +22,9 @@ class WebhookReceiver:
     before each answer (after the request was recorded); `payload`, if given, is the body
     of every answer."""
 
-    def __init__(self, statuses: list[int] | None = None, *, delay_s: float = 0.0, payload: bytes | None = None) -> None:
+    def __init__(
+        self, statuses: list[int] | None = None, *, delay_s: float = 0.0, payload: bytes | None = None
+    ) -> None:
         self.statuses = list(statuses or [200])
         self.delay_s = delay_s
         self.payload = payload

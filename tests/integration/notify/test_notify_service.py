@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from uuid import UUID
@@ -17,43 +18,16 @@ from services.notify.app import create_app
 from services.notify.domain.signing import verify_signature
 from services.notify.entrypoints.delivery_worker import DeliveryWorker
 from services.notify.handlers import attempt_delivery
-from services.notify.settings import NotifySettings
+from tests.integration.notify.conftest import notify_settings
 from tests.integration.notify.receiver import Received, WebhookReceiver
 from tests.support import events as sample
 from tests.support.infra import free_port, wait_until
-from tests.support.platform import cleanup, isolated_settings, running, token
+from tests.support.platform import cleanup, running, token
 
 pytestmark = pytest.mark.integration
 REGION = "62.10"  # Kabupaten Gunung Mas, in Provinsi Kalimantan Tengah (62)
 NEIGHBOUR = "62.01"
 ADMIN = token("region_admin", REGION)
-
-
-def notify_settings(**overrides) -> NotifySettings:
-    base = isolated_settings()
-    values = {
-        "notify_backoff_initial_s": 0.05,
-        "notify_backoff_max_s": 0.2,
-        "notify_max_attempts": 3,
-        "notify_delivery_poll_s": 0.2,
-        "notify_webhook_timeout_s": 2.0,
-        **overrides,
-    }
-    return NotifySettings(**base.model_dump(), **values)
-
-
-@pytest.fixture
-async def settings():
-    settings = notify_settings()
-    yield settings
-    await cleanup(settings)
-
-
-@pytest.fixture
-async def redis(settings):
-    client = Redis.from_url(settings.redis_url)
-    yield client
-    await client.aclose()
 
 
 async def publish(redis: Redis, settings, *events: ev.Envelope) -> None:
@@ -130,7 +104,8 @@ async def test_score_update_reaches_the_receiver_signed_and_is_logged(settings, 
             entry = log[0]
             assert entry["subscription"] == sub["id"] and entry["event_id"] == str(event.event_id)
             assert entry["attempt_count"] == 1 and entry["last_http_status"] == 200
-            assert [(a["attempt"], a["http_status"], a["outcome"]) for a in entry["attempts"]] == [(1, 200, "delivered")]
+            attempts = [(a["attempt"], a["http_status"], a["outcome"]) for a in entry["attempts"]]
+            assert attempts == [(1, 200, "delivered")]
             assert entry["body"] == body and entry["delivered_at"] is not None
             await wait_until(lambda: handled(app, elsewhere, event))
             # the other region's score reached no one here
@@ -199,7 +174,8 @@ async def test_a_redelivered_event_is_delivered_once(settings, redis):
             await wait_until(lambda: handled(app, event, rejection))
             await wait_until(lambda: _received(receiver, 2), timeout=10)
             await asyncio.sleep(0.5)
-            assert sorted(json.loads(r.body)["kind"] for r in receiver.received()) == ["evidence.rejected", "score.updated"]
+            kinds = sorted(json.loads(r.body)["kind"] for r in receiver.received())
+            assert kinds == ["evidence.rejected", "score.updated"]
             assert len(await deliveries(client)) == 2
             # redelivered entries are acknowledged: nothing is left pending in the group
             pending = await redis.xpending(settings.stream(ev.SCORING_STREAM), "notify")
@@ -263,7 +239,8 @@ async def test_a_provinsi_admin_may_subscribe_to_its_province(settings, redis):
             assert len(got) == 2
             # a kabupaten's admin may not subscribe to its province
             response = await client.post(
-                "/v1/subscriptions", json={"url": receiver.url, "scope": {"province": "62"}, "kinds": ["score.updated"]},
+                "/v1/subscriptions",
+                json={"url": receiver.url, "scope": {"province": "62"}, "kinds": ["score.updated"]},
                 headers=ADMIN,
             )
             assert response.status_code == 403
@@ -284,10 +261,8 @@ async def test_tenancy_subscriptions_and_deliveries_stay_in_their_region(setting
             foreign = await client.get("/v1/deliveries", params={"subscription": sub["id"]}, headers=other)
             assert foreign.status_code == 404
             assert (await client.delete(f"/v1/subscriptions/{sub['id']}", headers=other)).status_code == 404
-            stolen = await client.post(
-                "/v1/subscriptions", json={"url": receiver.url, "scope": {"region": REGION}, "kinds": ["score.updated"]},
-                headers=other,
-            )
+            in_our_region = {"url": receiver.url, "scope": {"region": REGION}, "kinds": ["score.updated"]}
+            stolen = await client.post("/v1/subscriptions", json=in_our_region, headers=other)
             assert stolen.status_code == 403 and stolen.json()["problems"][0]["field"] == "body.scope.region"
 
             for role, agency in (("operator", "dinkes"), ("viewer", None), ("verifier", None)):
@@ -295,10 +270,7 @@ async def test_tenancy_subscriptions_and_deliveries_stay_in_their_region(setting
                 assert (await client.get("/v1/subscriptions", headers=headers)).status_code == 403
                 assert (await client.get("/v1/deliveries", headers=headers)).status_code == 403
                 assert (await client.delete(f"/v1/subscriptions/{sub['id']}", headers=headers)).status_code == 403
-                created = await client.post(
-                    "/v1/subscriptions", json={"url": receiver.url, "scope": {"region": REGION}, "kinds": ["score.updated"]},
-                    headers=headers,
-                )
+                created = await client.post("/v1/subscriptions", json=in_our_region, headers=headers)
                 assert created.status_code == 403
             assert (await client.get("/v1/subscriptions")).status_code == 401
 
@@ -342,7 +314,9 @@ async def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(settings):
             assert response.status_code == 422, (body, response.text)
             problems = response.json()["problems"]
             assert any(p["field"] == field and reason in p["reason"] for p in problems), (body, problems)
-        not_json = await client.post("/v1/subscriptions", content=b"{oops", headers={**ADMIN, "Content-Type": "application/json"})
+        not_json = await client.post(
+            "/v1/subscriptions", content=b"{oops", headers={**ADMIN, "Content-Type": "application/json"}
+        )
         assert not_json.status_code == 422
         queries = [
             ({"limit": 0}, "query.limit"),
@@ -397,13 +371,16 @@ async def test_claims_skip_locked_rows_and_a_crashed_attempt_is_abandoned_then_r
             await publish(redis, settings, event)
             await wait_until(lambda: handled(app, event))
             runtime = app.state.runtime
-            async with runtime.pool.acquire() as first, runtime.pool.acquire() as second:
-                async with first.transaction():
-                    claimed = await store.claim_due(first, limit=10, lease_s=0)
-                    async with second.transaction():
-                        # the row is locked by the first claim: a concurrent worker skips it
-                        assert await store.claim_due(second, limit=10, lease_s=0) == []
-                # the first "worker" dies here, its lease (0 s) already over
+            async with (
+                runtime.pool.acquire() as first,
+                runtime.pool.acquire() as second,
+                first.transaction(),
+            ):
+                claimed = await store.claim_due(first, limit=10, lease_s=0)
+                async with second.transaction():
+                    # the row is locked by the first claim: a concurrent worker skips it
+                    assert await store.claim_due(second, limit=10, lease_s=0) == []
+            # the first "worker" dies here, its lease (0 s) already over
             assert [c.attempt for c in claimed] == [1]
             worker = DeliveryWorker(runtime.pool, settings, schema=runtime.schema)
             try:
@@ -432,9 +409,10 @@ async def test_an_answer_with_a_nul_byte_is_logged_and_the_webhook_sent_once(set
             await asyncio.sleep(0.5)
             assert len(receiver.received()) == 1
             assert log[0]["attempt_count"] == 1 and log[0]["last_http_status"] == 200
-            assert [(a["attempt"], a["http_status"], a["outcome"], a["response_excerpt"]) for a in log[0]["attempts"]] == [
-                (1, 200, "delivered", "okbinary"),
+            attempts = [
+                (a["attempt"], a["http_status"], a["outcome"], a["response_excerpt"]) for a in log[0]["attempts"]
             ]
+            assert attempts == [(1, 200, "delivered", "okbinary")]
 
 
 async def _queue_one(app, client, redis, settings, url: str) -> None:
@@ -457,10 +435,8 @@ async def _run_rounds(app, settings, rounds: int) -> None:
             async with pool.acquire() as conn, conn.transaction():
                 claims = await store.claim_due(conn, limit=10, lease_s=0)
             for claim in claims:
-                try:
+                with contextlib.suppress(Exception):
                     await attempt_delivery(pool, sender, claim, policy, now=time.time(), jitter=1.0)
-                except Exception:
-                    pass
             await asyncio.sleep(settings.notify_backoff_max_s + 0.05)
     finally:
         await sender.aclose()

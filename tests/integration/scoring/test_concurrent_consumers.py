@@ -42,7 +42,8 @@ async def test_three_consumers_share_the_work_and_agree_with_the_engine():
                 for r in await db.fetch(f"SELECT * FROM {schema}.current_scores")
             }
             assert current == history.expected_iids()
-            for row in await db.fetch(f"SELECT array_agg(version ORDER BY version) AS v FROM {schema}.scores GROUP BY region"):
+            versions = f"SELECT array_agg(version ORDER BY version) AS v FROM {schema}.scores GROUP BY region"
+            for row in await db.fetch(versions):
                 assert row["v"] == list(range(1, len(row["v"]) + 1))
     finally:
         await db.close()

@@ -26,7 +26,8 @@ async def test_sse_filters_and_resumes_with_last_event_id():
             url = "/v1/cycles/2026/stream?province=62"
             async with listen_sse(client, url, token("viewer")) as feed:
                 await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-01", 3, region="62.10")))
-                await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-01", 3, region="11.01")))  # other province
+                # other province
+                await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-01", 3, region="11.01")))
                 await redis.xadd(intake, ev.to_entry(sample.spd_answer_set("spd-01", 2, region="62.71")))
                 await wait_until(lambda: _count(feed, 2), timeout=15)
                 first = list(feed.events)

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.integration
 
 def inovasi(settings, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "INOVASI_REDIS_URL": settings.redis_url, "INOVASI_STREAM_PREFIX": settings.stream_prefix}
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+    command = [sys.executable, "-m", "services.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
 
 
 async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
@@ -56,7 +57,7 @@ async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
             listed = inovasi(settings, "dlq", "list", "intake.events", "--json")
             assert listed.returncode == 0, listed.stderr
             letters = [json.loads(line) for line in listed.stdout.splitlines()]
-            assert [(l["event_id"], l["group"]) for l in letters] == [(str(poison.event_id), "scoring")]
+            assert [(letter["event_id"], letter["group"]) for letter in letters] == [(str(poison.event_id), "scoring")]
 
             entries_before = await redis.xlen(key)
             replayed = inovasi(settings, "dlq", "replay", "intake.events", letters[0]["id"])

@@ -14,17 +14,10 @@ from services.scoring.domain.engine import compile_methodology, score_region
 from services.scoring.domain.state import StoredEvidence, StoredInnovation, region_from_state
 from tests.support import events as sample
 from tests.support.infra import wait_until
-from tests.support.platform import cleanup, isolated_settings, running, token
+from tests.support.platform import running, token
 
 pytestmark = pytest.mark.integration
 REGION = "62.10"
-
-
-@pytest.fixture
-async def settings():
-    settings = isolated_settings()
-    yield settings
-    await cleanup(settings)
 
 
 def cycle_events() -> tuple[list[ev.Envelope], dict]:
@@ -37,12 +30,13 @@ def cycle_events() -> tuple[list[ev.Envelope], dict]:
     ]
     answers_a = {"sid-16": 3, "sid-17": 2, "sid-35": 3}
     answers_b = {"sid-16": 1, "sid-18": 2}
+    data_b = {"answers": answers_b, "urusan_utama": "pendidikan"}
     events += [
         sample.innovation("innovation.created", "a", data={"answers": answers_a, "status": "draft"}, version=1),
         sample.innovation("innovation.submitted", "a", data={"answers": answers_a}, version=2),
-        sample.innovation("innovation.created", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=1),
-        sample.innovation("innovation.submitted", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=2),
-        sample.innovation("innovation.withdrawn", "b", data={"answers": answers_b, "urusan_utama": "pendidikan"}, version=3),
+        sample.innovation("innovation.created", "b", data=data_b, version=1),
+        sample.innovation("innovation.submitted", "b", data=data_b, version=2),
+        sample.innovation("innovation.withdrawn", "b", data=data_b, version=3),
     ]
     evidence = [
         ("e1", None, "spd-01", "accepted"),
@@ -81,7 +75,7 @@ def expected_iids(final: dict) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("shuffle_seed", [None, 7])
-async def test_scores_equal_a_fresh_recomputation_whatever_the_order(settings, shuffle_seed):
+async def test_scores_equal_a_fresh_recomputation_whatever_the_order(settings, redis, shuffle_seed):
     events, final = cycle_events()
     if shuffle_seed is not None:
         rng = random.Random(shuffle_seed)
@@ -89,66 +83,62 @@ async def test_scores_equal_a_fresh_recomputation_whatever_the_order(settings, s
         rng.shuffle(events)
     expected = expected_iids(final)
     app = create_app(settings)
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        async with running(app) as client:
-            await publish(redis, settings, events)
+    async with running(app) as client:
+        await publish(redis, settings, events)
 
-            async def settled():
-                response = await client.get(f"/v1/cycles/2026/regions/{REGION}/score", headers=token("viewer"))
-                body = response.json()
-                got = {f: body[f]["iid"] for f in expected}
-                return body if got == expected else None
+        async def settled():
+            response = await client.get(f"/v1/cycles/2026/regions/{REGION}/score", headers=token("viewer"))
+            body = response.json()
+            got = {f: body[f]["iid"] for f in expected}
+            return body if got == expected else None
 
-            runtime = app.state.runtime
-            unique = {e.event_id for e in events}
+        runtime = app.state.runtime
+        unique = {e.event_id for e in events}
 
-            async def all_handled():
-                async with runtime.pool.acquire() as conn:
-                    rows = await conn.fetch("SELECT event_id, count(*) AS n FROM inbox GROUP BY event_id")
-                return rows if len(rows) == len(unique) else None
+        async def all_handled():
+            async with runtime.pool.acquire() as conn:
+                rows = await conn.fetch("SELECT event_id, count(*) AS n FROM inbox GROUP BY event_id")
+            return rows if len(rows) == len(unique) else None
 
-            inbox = await wait_until(all_handled, timeout=20)
-            # Every event left exactly one inbox row (duplicates skipped).
-            assert {row["event_id"] for row in inbox} == unique
-            assert all(row["n"] == 1 for row in inbox)
-            body = await wait_until(settled, timeout=5)
-            assert body["validated"]["ranks"]["type"]["of"] == 415
-            assert body["validated"]["ranks"]["province"]["position"] == 1
-            history = (await client.get(f"/v1/cycles/2026/regions/{REGION}/history", headers=token("viewer"))).json()
-            assert {f: history["scores"][0][f]["iid"] for f in expected} == expected
-            assert [s["version"] for s in history["scores"]] == sorted({s["version"] for s in history["scores"]}, reverse=True)
-            assert {s["caused_by"] for s in history["scores"]} <= {str(e.event_id) for e in events}
-    finally:
-        await redis.aclose()
+        inbox = await wait_until(all_handled, timeout=20)
+        # Every event left exactly one inbox row (duplicates skipped).
+        assert {row["event_id"] for row in inbox} == unique
+        assert all(row["n"] == 1 for row in inbox)
+        body = await wait_until(settled, timeout=5)
+        assert body["validated"]["ranks"]["type"]["of"] == 415
+        assert body["validated"]["ranks"]["province"]["position"] == 1
+        history = (await client.get(f"/v1/cycles/2026/regions/{REGION}/history", headers=token("viewer"))).json()
+        assert {f: history["scores"][0][f]["iid"] for f in expected} == expected
+        versions = [s["version"] for s in history["scores"]]
+        assert versions == sorted(set(versions), reverse=True)
+        assert {s["caused_by"] for s in history["scores"]} <= {str(e.event_id) for e in events}
 
 
-async def test_score_updated_is_published_and_rankings_rank_all_regions(settings):
+async def test_score_updated_is_published_and_rankings_rank_all_regions(settings, redis):
     events, final = cycle_events()
     app = create_app(settings)
-    redis = Redis.from_url(settings.redis_url)
-    try:
-        async with running(app) as client:
-            await publish(redis, settings, events)
+    async with running(app) as client:
+        await publish(redis, settings, events)
 
-            async def published():
-                entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
-                return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= len(events) else None
+        async def published():
+            entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
+            return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= len(events) else None
 
-            updates = await wait_until(published, timeout=20)
-            latest = max(updates, key=lambda u: u.version)
-            assert latest.type == "score.updated" and latest.region == REGION
-            assert str(latest.data.validated.iid) == expected_iids(final)["validated"]
-            assert [u.version for u in sorted(updates, key=lambda u: u.version)] == list(range(1, len(events) + 1))
-            ranking = (await client.get("/v1/cycles/2026/rankings?type=kabupaten&province=62", headers=token("viewer"))).json()
-            assert ranking["regions"][0]["region"] == REGION and ranking["regions"][0]["rank"] == 1
-            assert all(r["rank"] == 2 for r in ranking["regions"][1:])  # the others tie at 0
-            explain = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("region_admin"))
-            assert explain.status_code == 200 and explain.json()["score"]["iid"] == expected_iids(final)["validated"]
-            forbidden = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("operator", agency="dinkes"))
-            assert forbidden.status_code == 403
-    finally:
-        await redis.aclose()
+        updates = await wait_until(published, timeout=20)
+        latest = max(updates, key=lambda u: u.version)
+        assert latest.type == "score.updated" and latest.region == REGION
+        assert str(latest.data.validated.iid) == expected_iids(final)["validated"]
+        assert [u.version for u in sorted(updates, key=lambda u: u.version)] == list(range(1, len(events) + 1))
+        rankings = await client.get("/v1/cycles/2026/rankings?type=kabupaten&province=62", headers=token("viewer"))
+        ranking = rankings.json()
+        assert ranking["regions"][0]["region"] == REGION and ranking["regions"][0]["rank"] == 1
+        assert all(r["rank"] == 2 for r in ranking["regions"][1:])  # the others tie at 0
+        explain = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("region_admin"))
+        assert explain.status_code == 200 and explain.json()["score"]["iid"] == expected_iids(final)["validated"]
+        forbidden = await client.get(
+            f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("operator", agency="dinkes")
+        )
+        assert forbidden.status_code == 403
 
 
 async def test_bad_requests_are_4xx_naming_the_problem(settings):

@@ -202,7 +202,8 @@ def test_who_may_not_learn_that_evidence_exists(who, agency, hidden) -> None:
 def test_decisions_change_the_state_and_keep_a_stripped_reason() -> None:
     assert decide("pending", None, "accepted", None) == Verdict("accepted", None)
     assert decide("pending", None, "accepted", "  ") == Verdict("accepted", None)
-    assert decide("accepted", None, "rejected", " tanda tangan tidak ada ") == Verdict("rejected", "tanda tangan tidak ada")
+    reason = "tanda tangan tidak ada"
+    assert decide("accepted", None, "rejected", f" {reason} ") == Verdict("rejected", reason)
     assert decide("rejected", "x", "rejected", "y") == Verdict("rejected", "y")
 
 

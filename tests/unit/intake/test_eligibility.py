@@ -90,7 +90,9 @@ def test_a_missing_date_or_text_is_reported_once_as_missing():
 
 def test_every_failed_rule_is_named_at_once():
     failures = check(
-        eligible_profile(hasil=None, tanggal_penerapan=date(2020, 1, 1), tanggal_uji_coba=None, rancang_bangun="pendek"),
+        eligible_profile(
+            hasil=None, tanggal_penerapan=date(2020, 1, 1), tanggal_uji_coba=None, rancang_bangun="pendek"
+        ),
         answers={},
         now=CYCLE_2026.window_closes_at + timedelta(days=1),
     )

@@ -108,4 +108,5 @@ def test_words_count_whatever_the_spacing_and_loose_punctuation(tokens, data):
 
 @given(st.lists(alnum_words, min_size=1, max_size=30), st.lists(alnum_words, min_size=1, max_size=30))
 def test_word_counts_add_up(first, second):
-    assert count_words(" ".join(first) + "\n" + " ".join(second)) == count_words(" ".join(first)) + count_words(" ".join(second))
+    one, other = " ".join(first), " ".join(second)
+    assert count_words(one + "\n" + other) == count_words(one) + count_words(other)

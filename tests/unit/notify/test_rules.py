@@ -76,4 +76,5 @@ def test_webhook_body_keeps_indonesian_text_readable():
 
 
 def test_kinds_are_deduplicated_in_catalogue_order():
-    assert dedupe_kinds(["evidence.rejected", "score.updated", "evidence.rejected"]) == ["score.updated", "evidence.rejected"]
+    kinds = ["evidence.rejected", "score.updated", "evidence.rejected"]
+    assert dedupe_kinds(kinds) == ["score.updated", "evidence.rejected"]

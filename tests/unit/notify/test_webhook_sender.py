@@ -114,8 +114,10 @@ async def test_the_excerpt_is_storable_text_and_capped():
     result = await send(WebhookSender(timeout_s=2, allow_private_targets=True, client=big.client()))
     assert result.response_excerpt == "x" * (EXCERPT_BYTES - 1)
     only_nul = Receiver(500, b"\x00\x00")
-    assert (await send(WebhookSender(timeout_s=2, allow_private_targets=True, client=only_nul.client()))).response_excerpt is None
+    result = await send(WebhookSender(timeout_s=2, allow_private_targets=True, client=only_nul.client()))
+    assert result.response_excerpt is None
     binary = Receiver(200, bytes(range(256)))
-    excerpt = (await send(WebhookSender(timeout_s=2, allow_private_targets=True, client=binary.client()))).response_excerpt
+    result = await send(WebhookSender(timeout_s=2, allow_private_targets=True, client=binary.client()))
+    excerpt = result.response_excerpt
     assert "\x00" not in excerpt
     excerpt.encode("utf-8")

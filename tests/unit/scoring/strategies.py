@@ -15,7 +15,7 @@ def _decode(codes: list[str], slots: list[int]) -> dict:
     # One small integer per indicator keeps generation fast: 0 = not answered at all,
     # otherwise (level or None) × evidence state.
     out = {}
-    for code, slot in zip(codes, slots):
+    for code, slot in zip(codes, slots, strict=True):
         if slot:
             level = (slot - 1) // 4
             out[code] = {"level": level or None, "evidence": EVIDENCE[(slot - 1) % 4]}

@@ -67,7 +67,8 @@ def test_explain_and_gap_reports(example_file):
     schema_validator("explain.schema.json").validate(json.loads(explained.stdout))
     gap_text = inovasi("score", "gap", str(example_file), "--region", "62.11", "--target", "inovatif")
     assert "SPD: raise spd-12 from level 1 to 3 → IID 40.15" in gap_text.stdout
-    gap = json.loads(inovasi("score", "gap", str(example_file), "--region", "62.11", "--target", "sangat_inovatif", "--json").stdout)
+    gap_json = inovasi("score", "gap", str(example_file), "--region", "62.11", "--target", "sangat_inovatif", "--json")
+    gap = json.loads(gap_json.stdout)
     schema_validator("gap.schema.json").validate(gap)
     assert gap["more_innovations"]["count"] > 0
 
@@ -76,7 +77,8 @@ def test_explain_and_gap_reports(example_file):
     ("content", "args", "message"),
     [
         ("{not json", [], "not valid JSON"),
-        (json.dumps({"methodology": "iid-2026", "regions": [{"code": "1", "type": "provinsi", "spd": {"x": {}}}]}), [], "regions[0].spd.x: unknown indicator"),
+        (json.dumps({"methodology": "iid-2026", "regions": [{"code": "1", "type": "provinsi", "spd": {"x": {}}}]}), [],
+         "regions[0].spd.x: unknown indicator"),
         (None, ["--region", "99.99"], "--region: no region '99.99' in the dataset"),
     ],
 )

@@ -38,7 +38,8 @@ def test_missing_pending_and_rejected_are_listed():
     answers["sid-17"]["evidence"] = "rejected"
     answers["sid-18"]["evidence"] = "none"
     del answers["sid-35"]  # mandatory, unanswered
-    region = region_of({"code": "11", "type": "provinsi", "spd": spd_40(), "innovations": [innovation("x", "kesehatan", answers)]})
+    raw = {"code": "11", "type": "provinsi", "spd": spd_40(), "innovations": [innovation("x", "kesehatan", answers)]}
+    region = region_of(raw)
     report = explain_region(region, COMPILED, "validated")
     assert [(m.indicator, m.reason) for m in report.missing] == [
         ("sid-18", "level set but no evidence uploaded"),
@@ -81,7 +82,8 @@ def test_gap_prefers_getting_pending_evidence_accepted():
 
 
 def test_unreachable_target_says_how_many_innovations_would_reach_it():
-    raw = {"code": "11", "type": "provinsi", "spd": spd_40(), "innovations": [innovation("x", "kesehatan", maturity_70())]}
+    innovations = [innovation("x", "kesehatan", maturity_70())]
+    raw = {"code": "11", "type": "provinsi", "spd": spd_40(), "innovations": innovations}
     report = plan_gap(region_of(raw), COMPILED, "validated", "sangat_inovatif", maturity=Decimal(100))
     assert not report.reached and not report.existing_answers_reach_target
     more = report.more_innovations
