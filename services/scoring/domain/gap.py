@@ -80,7 +80,7 @@ class GapAction(_Report):
     level_before: int | None
     level_after: int = Field(ge=1, le=3)
     evidence_before: EvidenceState
-    evidence_after: Literal["pending", "accepted"]
+    evidence_after: EvidenceState = Field(description="rejected evidence stays so when only the level rises")
     iid_after: DecimalStr
 
     def describe(self) -> str:
@@ -316,7 +316,7 @@ def _greedy_actions(
                 level_before=candidate.level_before,
                 level_after=candidate.level_after,
                 evidence_before=EVIDENCE_NAME[candidate.rank_before],
-                evidence_after="accepted" if candidate.rank_after == ACCEPTED else "pending",
+                evidence_after=EVIDENCE_NAME[candidate.rank_after],
                 iid_after=current.iid,
             )
         )
@@ -333,12 +333,14 @@ def plan_gap(
     """The plan that lifts `figure` of `region` to `target`; the region is not changed."""
     target_hundredths, target_label = parse_target(target, compiled)
     work = copy.deepcopy(region)
-    start = figure_from_aggregate(aggregate(work, compiled, figure), compiled)
+    start_agg = aggregate(work, compiled, figure)
+    start = figure_from_aggregate(start_agg, compiled)
     actions, agg, current = _greedy_actions(work, compiled, figure, target_hundredths)
     reached = current.iid_hundredths >= target_hundredths
     more = None
     if not reached:
-        maturity = maturity if maturity is not None else _default_maturity(agg, compiled)
+        # New innovations are assumed to be like the region's current ones, before the actions.
+        maturity = maturity if maturity is not None else _default_maturity(start_agg, compiled)
         count, best = _extra_innovations(agg, compiled, target_hundredths, int(maturity * compiled.scale))
         more = MoreInnovations(
             maturity=maturity,

@@ -107,3 +107,27 @@ def test_target_parsing():
     for odd in ("1_0", "٣٠", "1e1", "nan", "-5"):
         with pytest.raises(TargetError):
             parse_target(odd, COMPILED)
+
+
+def test_new_innovations_default_to_the_regions_maturity_before_the_actions():
+    # Worked example 2: 8 innovations of maturity 80; the actions raise their levels, but the
+    # hypothetical new innovations are like the region's innovations as they are now.
+    report = plan_gap(region_of(worked_example_2()), COMPILED, "validated", "sangat_inovatif")
+    assert not report.reached and report.more_innovations is not None
+    assert report.more_innovations.maturity == Decimal("80.00")
+    assert any(a.kind == "raise_level" and a.innovation is not None for a in report.actions)
+
+
+def test_raising_the_level_of_rejected_evidence_keeps_it_rejected_in_the_claimed_figure():
+    answers = {"sid-16": {"level": 1, "evidence": "rejected"}}
+    raw = {"code": "11", "type": "provinsi", "spd": spd_40(), "innovations": [innovation("x", "kesehatan", answers)]}
+    region = region_of(raw)
+    report = plan_gap(region, COMPILED, "claimed", "60")
+    raise_16 = [a for a in report.actions if a.indicator == "sid-16"]
+    assert raise_16 and raise_16[0].kind == "raise_level"
+    assert (raise_16[0].evidence_before, raise_16[0].evidence_after) == ("rejected", "rejected")
+    # Applied, the plan leaves the answer as the planner simulated it.
+    after = copy.deepcopy(region)
+    apply_actions(after, report.actions)
+    assert after.innovations["x"].answers["sid-16"] == (3, 1)
+    assert score_region(after, COMPILED).figures["claimed"].iid == report.iid_after_actions
