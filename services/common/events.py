@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.common.data.regions import RegionType
+from services.common.data.regions import RegionType, load_regions
 from services.common.ids import current_correlation_id, uuid7
 
 
@@ -84,6 +84,13 @@ IndicatorCode = Annotated[
 ]
 Level = Annotated[int, Field(ge=1, le=3, description="chosen parameter of an indicator")]
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+# Times travel as ISO 8601 with their offset ("2026-11-30T06:33:26.123456+00:00"), as the
+# API has always written them.
+Timestamp = Annotated[
+    AwareDatetime,
+    PlainSerializer(lambda d: d.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
 # Decimals travel as strings ("47.04") so no consumer sees a binary float.
 DecimalStr = Annotated[
     Decimal,
@@ -108,7 +115,7 @@ class Envelope(_Model):
 
     event_id: UUID = Field(default_factory=uuid7, description="UUIDv7, time-ordered")
     type: str
-    occurred_at: AwareDatetime = Field(default_factory=_utcnow)
+    occurred_at: Timestamp = Field(default_factory=_utcnow)
     producer: Producer
     cycle: int = Field(ge=2000, le=2100, description="assessment year")
     region: RegionCode
@@ -308,7 +315,10 @@ class FigureValues(_Model):
     iid: DecimalStr = Field(description="0-100, rounded half-up to two decimals")
     category: str = Field(description="category id of the methodology, e.g. 'inovatif'")
     innovations_counted: int = Field(ge=0, description="submitted innovations with a counted answer")
-    basic_services_covered: int = Field(ge=0, description="basic-service urusan with a counted innovation")
+    basic_services_covered: int | None = Field(
+        ge=0,
+        description="basic-service urusan with a counted innovation; null only in events of contract 1.0",
+    )
     spd: DecimalStr = Field(description="SPD points (four decimals)")
     sid_average: DecimalStr = Field(description="average maturity of the counted innovations (four decimals)")
     sji: DecimalStr = Field(description="points for the number of innovations (four decimals)")
@@ -335,7 +345,7 @@ class RegionScore(_Model):
     version: int = Field(ge=0, description="increases with every change of the figures; 0 = nothing reported yet")
     caused_by: UUID | None = Field(description="event_id of the event that caused this score")
     cause_type: str | None = Field(description="type of that event, e.g. evidence.accepted")
-    computed_at: AwareDatetime | None
+    computed_at: Timestamp | None
     claimed: ScoreFigure = Field(description="every answer as the region claims it")
     provisional: ScoreFigure = Field(description="answers whose evidence is not rejected")
     validated: ScoreFigure = Field(description="only answers with accepted evidence")
@@ -359,6 +369,36 @@ class ScoreUpdated(Envelope):
 
     def expected_subject(self) -> str:
         return self.region
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_contract_1_0(cls, values: Any) -> Any:
+        """An event of contract 1.0 (still on a stream, or in an outbox, when the platform is
+        upgraded) carried in `data` only the methodology, `caused_by` and the three figures,
+        without `basic_services_covered`: fill the rest in from the envelope and the region
+        list, so that it is read, not dead-lettered."""
+        if not isinstance(values, dict):
+            return values
+        data, info = values.get("data"), load_regions().get(str(values.get("region")))
+        if not isinstance(data, dict) or "cycle" in data or info is None:
+            return values
+        figures: dict[str, dict[str, Any]] = {
+            f: {"basic_services_covered": None, **data[f]} for f in FIGURES if isinstance(data.get(f), dict)
+        }
+        upgraded = {
+            "cycle": values.get("cycle"),
+            "region": info.code,
+            "name": info.name,
+            "type": info.type,
+            "province": None if info.type == "provinsi" else info.province_code,
+            "methodology": data.get("methodology"),
+            "version": values.get("version"),
+            "caused_by": data.get("caused_by"),
+            "cause_type": None,
+            "computed_at": values.get("occurred_at"),
+            **figures,
+        }
+        return {**values, "data": upgraded}
 
     @model_validator(mode="after")
     def _data_matches_envelope(self) -> ScoreUpdated:

@@ -3,11 +3,9 @@ as they are (their JSON shape is the API's)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.events import EvidenceKind, EvidenceState
+from services.common.events import EvidenceKind, EvidenceState, Timestamp
 from services.evidence.adapters.evidence_store import DecisionRecord, EvidenceRecord
 from services.evidence.domain.rules import Decision
 
@@ -31,15 +29,15 @@ class EvidenceView(_View):
     state: EvidenceState
     reason: str | None = Field(description="the verifier's reason")
     decided_by: str | None
-    decided_at: datetime | None
+    decided_at: Timestamp | None
     uploaded_by: str
-    uploaded_at: datetime
+    uploaded_at: Timestamp
     version: int
 
 
 class DownloadLink(_View):
     url: str
-    expires_at: datetime
+    expires_at: Timestamp
 
 
 class DecisionView(_View):
@@ -47,7 +45,7 @@ class DecisionView(_View):
     decision: Decision
     reason: str | None
     decided_by: str
-    decided_at: datetime
+    decided_at: Timestamp
 
 
 class EvidenceDetail(EvidenceView):

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.events import Timestamp
 from services.intake.domain.eligibility import Failure
 from services.intake.domain.innovation import Innovation, Status
 from services.intake.domain.profile import count_words
@@ -24,7 +25,7 @@ class AgencyView(_View):
     region: str
     id: str
     name: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class AgencyList(_View):
@@ -92,9 +93,9 @@ class InnovationView(_View):
     hasil: str | None
     answers: dict[str, int]
     eligibility: Eligibility
-    created_at: datetime | None
-    updated_at: datetime | None
-    submitted_at: datetime | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+    submitted_at: Timestamp | None
 
 
 class InnovationPage(_View):
@@ -149,7 +150,7 @@ class SpdAnswerView(_View):
     mandatory: bool
     level: int | None
     version: int = Field(description="0 = never answered; If-Match: 0 sets it the first time")
-    updated_at: datetime | None
+    updated_at: Timestamp | None
 
 
 class SpdAnswers(_View):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.events import Timestamp
 from services.notify.adapters.store import DeliveryRecord, SubscriptionRecord
 
 
@@ -21,7 +21,7 @@ class SubscriptionView(_View):
     scope: dict[str, str] = Field(description='{"region": code} or {"province": code}')
     kinds: list[str]
     created_by: str
-    created_at: datetime
+    created_at: Timestamp
 
 
 class CreatedSubscription(SubscriptionView):
@@ -42,10 +42,10 @@ class DeliveryView(_View):
     region: str
     status: str
     attempt_count: int
-    created_at: datetime
-    updated_at: datetime
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    delivered_at: Timestamp | None
+    next_attempt_at: Timestamp | None
     last_http_status: int | None
     last_error: str | None
     attempts: list[dict[str, Any]] = Field(description="every attempt: time, HTTP status or error, outcome")

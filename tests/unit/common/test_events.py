@@ -129,3 +129,34 @@ def test_events_are_immutable() -> None:
 def test_entries_that_are_not_events_are_undecodable(fields: dict[bytes, bytes]) -> None:
     with pytest.raises(ev.UndecodableEntry):
         ev.from_entry(fields)
+
+
+def test_times_travel_as_iso_8601_with_their_offset() -> None:
+    wire = json.loads(samples.score_updated().model_dump_json())
+    for value in (wire["occurred_at"], wire["data"]["computed_at"]):
+        assert value.endswith("+00:00") and datetime.fromisoformat(value).tzinfo is not None
+
+
+def test_a_score_update_of_contract_1_0_is_read_not_dead_lettered() -> None:
+    """Events published before the score read model (still on a stream or in an outbox at an
+    upgrade) carried only the methodology, caused_by and the figures in their data."""
+    current = json.loads(samples.score_updated(version=7).model_dump_json())
+    legacy_data = {
+        "methodology": "iid-2026",
+        "caused_by": current["data"]["caused_by"],
+        **{
+            f: {k: v for k, v in current["data"][f].items() if k != "basic_services_covered"}
+            for f in ("claimed", "provisional", "validated")
+        },
+    }
+    legacy = {**current, "data": legacy_data}
+    event = ev.parse_event(json.dumps(legacy))
+    assert isinstance(event, ev.ScoreUpdated)
+    data = event.data
+    assert (data.cycle, data.region, data.name, data.type, data.province) == (
+        2026, "62.10", "Kabupaten Gunung Mas", "kabupaten", "62"
+    )
+    assert data.version == 7 and str(data.caused_by) == legacy_data["caused_by"] and data.cause_type is None
+    assert data.computed_at == event.occurred_at
+    assert data.validated.iid == event.data.validated.iid and data.validated.basic_services_covered is None
+    assert data.claimed.ranks == ev.FigureRanks.model_validate(current["data"]["claimed"]["ranks"])
