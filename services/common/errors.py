@@ -30,8 +30,8 @@ class DomainError(Exception):
 
     def __init__(
         self,
-        problems: Iterable[Problem] = (),
         *,
+        problems: Iterable[Problem] = (),
         reason: str | None = None,
         code: str | None = None,
         retry_after_s: int | None = None,
@@ -47,7 +47,7 @@ class DomainError(Exception):
     @classmethod
     def at(cls, field: str, reason: str, **kwargs: Any) -> Self:
         """The error for one field: `InvalidInput.at("body.level", "must be 1 to 3")`."""
-        return cls([Problem(field, reason)], **kwargs)
+        return cls(problems=[Problem(field, reason)], **kwargs)
 
     def body(self) -> dict[str, Any]:
         """The error as a JSON document: `{"error": code, "problems": [...], ...}`."""
@@ -82,11 +82,8 @@ class Forbidden(DomainError):
     default_code = "forbidden"
 
     def __init__(self, reason: str | None = None, *, problems: Iterable[Problem] = (), **kwargs: Any) -> None:
-        super().__init__(problems, reason=reason, **kwargs)
-
-    @classmethod
-    def at(cls, field: str, reason: str, **kwargs: Any) -> Self:
-        return cls(problems=[Problem(field, reason)], **kwargs)
+        # The reason comes first here: "who may do this" is usually all there is to say.
+        super().__init__(problems=problems, reason=reason, **kwargs)
 
 
 class Conflict(DomainError):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import (
@@ -133,6 +134,12 @@ def with_role(*roles: Role) -> Callable[[Principal], Any]:
     return check
 
 
+def json_response(result: BaseModel, status_code: int = 200, **headers: str) -> JSONResponse:
+    """A use case's typed result as the response body (its JSON is the API's), serialised
+    once: routes declare the model as `response_model` for the OpenAPI document."""
+    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=headers or None)
+
+
 # --- the app -----------------------------------------------------------------------------
 
 
@@ -176,7 +183,7 @@ def create_service_app(
 
 
 class _RuntimeChecks(Mapping[str, Check]):
-    """The readiness checks exist only once the lifespan has opened the connections."""
+    """The readiness checks exist only once the lifespan has opened the infrastructure."""
 
     def __init__(self, runtime: ServiceRuntime[Any]) -> None:
         self._runtime = runtime

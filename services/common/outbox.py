@@ -173,7 +173,8 @@ class OutboxRelay:
         await self._loop.start()
 
     async def stop(self) -> None:
-        """Finish the batch in flight, then stop."""
+        """Finish the batch in flight (for at most the graceful timeout; a batch cut short
+        is published again, which consumers absorb through their inbox), then stop."""
         await self._loop.stop()
 
     async def _round(self) -> float:

@@ -28,6 +28,16 @@ class Principal:
     def in_region(self, region: str) -> bool:
         return self.region == region
 
+    def can_manage_region(self, region: str) -> bool:
+        """The region's admin manages it: its agencies, its SPD answers, its subscriptions."""
+        return self.role == "region_admin" and self.in_region(region)
+
+    def can_read_region_details(self, region: str) -> bool:
+        """What names every agency's innovations — which agency has not reported, the
+        explanation of the score, the gap plan — is for the region's admin, verifiers and
+        viewers; an operator sees only its own agency's innovations."""
+        return self.role != "operator" and self.in_region(region)
+
     def can_read_innovation(self, region: str, agency: str) -> bool:
         """Operators see their agency's innovations; admins, verifiers and viewers their region's."""
         if not self.in_region(region):
@@ -38,7 +48,7 @@ class Principal:
         return self.role == "operator" and self.in_region(region) and self.agency == agency
 
     def can_answer_spd(self, region: str) -> bool:
-        return self.role == "region_admin" and self.in_region(region)
+        return self.can_manage_region(region)
 
     def can_verify(self, region: str) -> bool:
         """A verifier decides on the evidence of the region it is assigned to."""

@@ -1,11 +1,13 @@
 """How a service is assembled and run, the same way for all four.
 
 A service describes itself with a `ServiceSpec`: its name, its migrations, how it builds its
-typed dependencies from the connections every service opens (`Connections`), which streams
-it consumes, and its extra readiness checks. `ServiceRuntime.start()` migrates its schema
-(under an advisory lock), opens PostgreSQL and Redis, builds the dependencies, starts the
-outbox relay and the stream consumers; `stop()` undoes it in reverse, letting in-flight work
-finish. Handlers receive the dependencies (`runtime.deps`), never the runtime.
+typed dependencies from what every service opens (`Infrastructure`: settings, schema,
+PostgreSQL pool, Redis, outbox relay), which streams it consumes, and its extra readiness
+checks. `ServiceRuntime.start()` migrates its schema (under an advisory lock), opens
+PostgreSQL and Redis, builds the dependencies, starts the outbox relay and the stream
+consumers; `stop()` undoes it in reverse, letting in-flight work finish (the consumers, the
+relay and a service's own background work each for at most INOVASI_GRACEFUL_TIMEOUT_S).
+Handlers receive the dependencies (`runtime.deps`), never the runtime.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ S = TypeVar("S", bound=Settings)
 
 
 @dataclass(frozen=True)
-class Connections(Generic[S]):
+class Infrastructure(Generic[S]):
     """What every service opens before it builds its own dependencies."""
 
     settings: S
@@ -52,7 +54,7 @@ class ServiceSpec(Generic[S, D]):
     name: str
     migrations: str | None  # package of NNN_name.sql files
     # Builds the service's typed dependencies; what it opens, it closes on exit.
-    dependencies: Callable[[Connections[S]], AbstractAsyncContextManager[D]]
+    dependencies: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]]
     # Registers the service's stream handlers.
     subscribe: Callable[[EventConsumer, D], None] | None = None
     publishes: bool = True
@@ -65,7 +67,7 @@ class ServiceRuntime(Generic[D]):
         self.settings = settings
         self.name = spec.name
         self._stack: AsyncExitStack | None = None
-        self._connections: Connections[Any] | None = None
+        self._infrastructure: Infrastructure[Any] | None = None
         self._deps: D | None = None
         self.checks: dict[str, Check] = {}
 
@@ -87,10 +89,10 @@ class ServiceRuntime(Generic[D]):
     def redis(self) -> Redis:
         return self._started().redis
 
-    def _started(self) -> Connections[Any]:
-        if self._connections is None:
+    def _started(self) -> Infrastructure[Any]:
+        if self._infrastructure is None:
             raise RuntimeError(f"the {self.name} service is not started")
-        return self._connections
+        return self._infrastructure
 
     async def start(self) -> None:
         spec, settings = self.spec, self.settings
@@ -101,8 +103,8 @@ class ServiceRuntime(Generic[D]):
             redis = make_redis(settings.redis_url)
             stack.push_async_callback(redis.aclose)
             relay = OutboxRelay.from_settings(settings, pool, redis, service=self.name) if spec.publishes else None
-            connections = Connections(settings, self.schema, pool, redis, relay)
-            deps = await stack.enter_async_context(spec.dependencies(connections))
+            infrastructure = Infrastructure(settings, self.schema, pool, redis, relay)
+            deps = await stack.enter_async_context(spec.dependencies(infrastructure))
             if relay is not None:
                 await relay.start()
                 stack.push_async_callback(relay.stop)
@@ -112,7 +114,7 @@ class ServiceRuntime(Generic[D]):
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)  # stopped first: in-flight events finish
             self.checks = {"postgres": postgres_check(pool), "redis": redis_check(redis), **spec.checks(deps)}
-            self._connections, self._deps = connections, deps
+            self._infrastructure, self._deps = infrastructure, deps
             self._stack = stack.pop_all()
         log.info("service started", service=self.name, schema=self.schema)
 
@@ -120,6 +122,6 @@ class ServiceRuntime(Generic[D]):
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()
-        self._connections, self._deps, self.checks = None, None, {}
+        self._infrastructure, self._deps, self.checks = None, None, {}
         log.info("service stopped", service=self.name)
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from services.common.health import Check
 from services.common.http import create_service_app
 from services.common.logging import get_logger
-from services.common.service import Connections, ServiceRuntime, ServiceSpec
+from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.evidence.adapters.object_store import ObjectStore, ObjectStoreSettings
 from services.evidence.dependencies import EvidenceDeps
@@ -37,8 +37,8 @@ def object_store_settings(settings: EvidenceSettings) -> ObjectStoreSettings:
 
 
 @asynccontextmanager
-async def dependencies(connections: Connections[EvidenceSettings]) -> AsyncIterator[EvidenceDeps]:
-    objects = ObjectStore(object_store_settings(connections.settings))
+async def dependencies(infrastructure: Infrastructure[EvidenceSettings]) -> AsyncIterator[EvidenceDeps]:
+    objects = ObjectStore(object_store_settings(infrastructure.settings))
     try:
         await objects.ensure_bucket()
     except Exception as exc:
@@ -46,7 +46,10 @@ async def dependencies(connections: Connections[EvidenceSettings]) -> AsyncItera
         log.warning("object storage unavailable at start; bucket not ensured", error=repr(exc))
     try:
         yield EvidenceDeps(
-            settings=connections.settings, pool=connections.pool, objects=objects, wake_relay=connections.wake_relay
+            settings=infrastructure.settings,
+            pool=infrastructure.pool,
+            objects=objects,
+            wake_relay=infrastructure.wake_relay,
         )
     finally:
         await objects.aclose()

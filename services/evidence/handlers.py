@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from services.common.data.regions import load_regions
 from services.common.db import Connection
@@ -27,7 +26,6 @@ from services.common.errors import (
 from services.common.events import (
     Envelope,
     EvidenceAccepted,
-    EvidenceKind,
     EvidenceRejected,
     EvidenceStored,
     InnovationState,
@@ -37,12 +35,11 @@ from services.common.logging import get_logger
 from services.common.outbox import enqueue
 from services.common.principal import Principal
 from services.evidence.adapters import evidence_store
-from services.evidence.adapters.evidence_store import EvidenceRecord
-from services.evidence.adapters.object_store import STORAGE_ERRORS, UploadStalled, peek
-from services.evidence.adapters.object_store import TooLarge as ObjectTooLarge
+from services.evidence.adapters.evidence_store import EvidenceRecord, NewEvidence, StoredContent
+from services.evidence.adapters.object_store import STORAGE_ERRORS, UploadStalled, UploadTooLarge, peek
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain import rules
-from services.evidence.domain.commands import DecideEvidence, ListEvidence, UploadEvidence
+from services.evidence.domain.commands import DecideEvidence, EvidenceRef, ListEvidence, UploadEvidence
 from services.evidence.domain.filetypes import JPEG, MOV, MP4, PDF, PNG, SNIFF_BYTES, Refused, check_file_type, sniff
 from services.evidence.domain.object_keys import new_object_key
 from services.evidence.domain.rules import Target
@@ -99,8 +96,7 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
                                   regions=load_regions())
     region, agency = await _authorize_upload(deps, principal, target)
     if command.media_type == "application/json":
-        link = rules.check_link(await command.read_link(), target)
-        fields = _link_fields(link)
+        content = StoredContent(kind="link", link=rules.check_link(await command.read_link(), target))
     elif command.media_type.startswith("multipart/"):
         raise UnsupportedContent.at(
             "header.content-type",
@@ -108,9 +104,8 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
         )
     else:
         _check_declared_length(deps, command.declared_length)
-        fields = await _store_file(deps, target, region, command)
-    record = await _record_upload(
-        deps,
+        content = await _store_file(deps, target, region, command)
+    item = NewEvidence(
         evidence_id=str(uuid7()),
         cycle=target.cycle,
         region=region,
@@ -118,9 +113,9 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
         agency_id=agency,
         indicator=target.indicator,
         uploaded_by=principal.subject,
-        **fields,
+        content=content,
     )
-    return evidence_view(record)
+    return evidence_view(await _record_upload(deps, item))
 
 
 async def _authorize_upload(deps: EvidenceDeps, principal: Principal, target: Target) -> tuple[str, str | None]:
@@ -170,12 +165,7 @@ def _check_declared_length(deps: EvidenceDeps, content_length: str | None) -> No
         raise _too_large(limit)
 
 
-def _link_fields(link: str) -> dict[str, Any]:
-    kind: EvidenceKind = "link"
-    return {"kind": kind, "content_type": None, "size": None, "sha256": None, "object_key": None, "link": link}
-
-
-async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: UploadEvidence) -> dict[str, Any]:
+async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: UploadEvidence) -> StoredContent:
     """Stream the body into object storage (never whole in memory), typed by its first
     bytes, hashed and size-capped on the way."""
     limit = deps.settings.evidence_max_upload_bytes
@@ -187,34 +177,33 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
     key = new_object_key(target.cycle, region)
     try:
         stored = await deps.objects.put_stream(key, whole, max_bytes=limit, content_type=verdict.content_type)
-    except ObjectTooLarge:
+    except UploadTooLarge:
         raise _too_large(limit) from None
     except UploadStalled as stalled:
         raise InputStalled.at("body", str(stalled)) from None
     except STORAGE_ERRORS:
         log.exception("object storage failed during an upload")
         raise _storage_unavailable() from None
-    return {
-        "kind": verdict.file_type.kind,
-        "content_type": stored.content_type,
-        "size": stored.size,
-        "sha256": stored.sha256,
-        "object_key": key,
-        "link": None,
-    }
+    return StoredContent(
+        kind=verdict.kind,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        object_key=key,
+    )
 
 
-async def _record_upload(deps: EvidenceDeps, **fields: Any) -> EvidenceRecord:
+async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> EvidenceRecord:
     """Row and `evidence.stored` in one transaction; if that fails the object goes too.
 
     Shielded: a client that hangs up after its bytes were stored must not cut the
     transaction in half (the row and event then commit, and the item exists)."""
-    key: str | None = fields["object_key"]
+    key = item.content.object_key
 
     async def write() -> EvidenceRecord:
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
-                record = await evidence_store.insert_evidence(conn, **fields)
+                record = await evidence_store.insert_evidence(conn, item)
                 await enqueue(conn, _event(EvidenceStored, record))
         except Exception:
             if key is not None:
@@ -244,10 +233,11 @@ async def _forget_object(deps: EvidenceDeps, key: str) -> None:
 # --- reading -------------------------------------------------------------------------------------
 
 
-async def read_evidence(deps: EvidenceDeps, principal: Principal, evidence_id: str) -> EvidenceDetail:
+async def read_evidence(deps: EvidenceDeps, principal: Principal, ref: EvidenceRef) -> EvidenceDetail:
     """The item, its decisions, and (for a file) a download URL valid for a few minutes, if
     `principal` may see it. An item outside the caller's region or agency is "not found"; a
     viewer of the region is refused."""
+    evidence_id = ref.evidence_id
     async with deps.pool.acquire() as conn:
         record = await evidence_store.evidence(conn, evidence_id)
         if record is None or rules.hides_evidence(principal, record.region, record.agency_id):

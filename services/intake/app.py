@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.common.http import create_service_app
-from services.common.service import Connections, ServiceRuntime, ServiceSpec
+from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.intake.dependencies import IntakeDeps
 from services.intake.entrypoints import http
@@ -18,8 +18,8 @@ SERVICE = "intake"
 
 
 @asynccontextmanager
-async def dependencies(connections: Connections[Settings]) -> AsyncIterator[IntakeDeps]:
-    yield IntakeDeps(pool=connections.pool, wake_relay=connections.wake_relay)
+async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[IntakeDeps]:
+    yield IntakeDeps(pool=infrastructure.pool, wake_relay=infrastructure.wake_relay)
 
 
 SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", dependencies=dependencies)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from fastapi import FastAPI
 
 from services.common.http import create_service_app
-from services.common.service import Connections, ServiceRuntime, ServiceSpec
+from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.notify.dependencies import NotifyDeps
 from services.notify.entrypoints import consumer, http
@@ -21,14 +21,15 @@ SERVICE = "notify"
 
 
 @asynccontextmanager
-async def dependencies(connections: Connections[NotifySettings]) -> AsyncIterator[NotifyDeps]:
+async def dependencies(infrastructure: Infrastructure[NotifySettings]) -> AsyncIterator[NotifyDeps]:
     """Notify's dependencies; the delivery worker runs alongside when the settings say so."""
-    settings = connections.settings
-    worker = DeliveryWorker(connections.pool, settings, schema=connections.schema) if settings.notify_deliver else None
-    if worker is not None:
+    settings = infrastructure.settings
+    worker = None
+    if settings.notify_deliver:
+        worker = DeliveryWorker(infrastructure.pool, settings, schema=infrastructure.schema)
         await worker.start()
     try:
-        yield NotifyDeps(settings=settings, pool=connections.pool)
+        yield NotifyDeps(settings=settings, pool=infrastructure.pool)
     finally:
         if worker is not None:
             await worker.stop()

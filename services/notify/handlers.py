@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from uuid import UUID
 
 import asyncpg
 
@@ -27,7 +26,7 @@ from services.notify.adapters import store
 from services.notify.adapters.store import ClaimedDelivery
 from services.notify.adapters.webhook_sender import WebhookSender
 from services.notify.dependencies import NotifyDeps
-from services.notify.domain.commands import CreateSubscription, DeliveriesQuery
+from services.notify.domain.commands import CreateSubscription, DeliveriesQuery, SubscriptionRef
 from services.notify.domain.retry import AttemptResult, Outcome, outcome_of, retry_delay
 from services.notify.domain.rules import (
     Notification,
@@ -136,12 +135,12 @@ async def list_subscriptions(deps: NotifyDeps, principal: Principal) -> Subscrip
     return SubscriptionList(subscriptions=[subscription_view(r) for r in records])
 
 
-async def delete_subscription(deps: NotifyDeps, principal: Principal, subscription_id: UUID) -> None:
+async def delete_subscription(deps: NotifyDeps, principal: Principal, ref: SubscriptionRef) -> None:
     """Stop sending to it; its pending deliveries are cancelled, its log is kept."""
     require_role(principal, "region_admin")
     async with deps.pool.acquire() as conn, conn.transaction():
-        if not await store.delete_subscription(conn, principal.region, subscription_id):
-            raise NotFound.named(f"subscription {subscription_id}")
+        if not await store.delete_subscription(conn, principal.region, ref.subscription_id):
+            raise NotFound.named(f"subscription {ref.subscription_id}")
 
 
 async def list_deliveries(deps: NotifyDeps, principal: Principal, query: DeliveriesQuery) -> DeliveryPage:

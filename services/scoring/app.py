@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from services.common.events import SCORING_STREAM
 from services.common.http import create_service_app
-from services.common.service import Connections, ServiceRuntime, ServiceSpec
+from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.scoring.dependencies import ScoringDeps
 from services.scoring.entrypoints import consumer, http
@@ -20,11 +20,11 @@ SERVICE = "scoring"
 
 
 @asynccontextmanager
-async def dependencies(connections: Connections[Settings]) -> AsyncIterator[ScoringDeps]:
+async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[ScoringDeps]:
     yield ScoringDeps(
-        pool=connections.pool,
-        redis=connections.redis,
-        scoring_stream=connections.settings.stream(SCORING_STREAM),
+        pool=infrastructure.pool,
+        redis=infrastructure.redis,
+        scoring_stream=infrastructure.settings.stream(SCORING_STREAM),
     )
 
 

@@ -124,8 +124,9 @@ def handler_files(service: str) -> list[Path]:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_handlers_and_domain_do_not_speak_http(service: str) -> None:
-    files = handler_files(service) + sorted((ROOT / "services" / service / "domain").rglob("*.py"))
+def test_handlers_views_and_domain_do_not_speak_http(service: str) -> None:
+    views = ROOT / "services" / service / "views.py"
+    files = handler_files(service) + sorted((ROOT / "services" / service / "domain").rglob("*.py")) + [views]
     assert handler_files(service), f"{service} has no handlers"
     for path in files:
         web = [m for m in imports_of(path) if _is(m, WEB)]

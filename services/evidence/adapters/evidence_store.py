@@ -109,30 +109,40 @@ async def innovation(conn: Connection, innovation_id: str) -> KnownInnovation | 
 # --- evidence ------------------------------------------------------------------------------
 
 
-async def insert_evidence(
-    conn: Connection,
-    *,
-    evidence_id: str,
-    cycle: int,
-    region: str,
-    innovation_id: str | None,
-    agency_id: str | None,
-    indicator: str,
-    kind: EvidenceKind,
-    content_type: str | None,
-    size: int | None,
-    sha256: str | None,
-    object_key: str | None,
-    link: str | None,
-    uploaded_by: str,
-) -> EvidenceRecord:
+@dataclass(frozen=True, slots=True)
+class StoredContent:
+    """What an item holds: a file in object storage, or a link."""
+
+    kind: EvidenceKind
+    content_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    object_key: str | None = None
+    link: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvidence:
+    evidence_id: str
+    cycle: int
+    region: str
+    innovation_id: str | None
+    agency_id: str | None
+    indicator: str
+    uploaded_by: str
+    content: StoredContent
+
+
+async def insert_evidence(conn: Connection, item: NewEvidence) -> EvidenceRecord:
+    content = item.content
     row = await conn.fetchrow(
         f"""INSERT INTO evidence (id, cycle, region, innovation_id, agency_id, indicator, kind,
                                   content_type, size, sha256, object_key, link, uploaded_by)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
             RETURNING {_COLUMNS}""",
-        evidence_id, cycle, region, innovation_id, agency_id, indicator, kind,
-        content_type, size, sha256, object_key, link, uploaded_by,
+        item.evidence_id, item.cycle, item.region, item.innovation_id, item.agency_id, item.indicator,
+        content.kind, content.content_type, content.size, content.sha256, content.object_key, content.link,
+        item.uploaded_by,
     )
     return _record(row)
 

@@ -62,7 +62,7 @@ class ObjectStoreError(Exception):
     """Base class of the errors this adapter raises on purpose."""
 
 
-class TooLarge(ObjectStoreError):
+class UploadTooLarge(ObjectStoreError):
     """The upload exceeded the size cap; nothing of it is left in storage."""
 
     def __init__(self, max_bytes: int) -> None:
@@ -212,7 +212,7 @@ class ObjectStore:
         """Stream `chunks` into a new object at `key`, never holding the whole file.
 
         `key` must be fresh (see services.evidence.domain.object_keys): on any failure the
-        key is removed. Raises TooLarge past `max_bytes`, UploadStalled when the source
+        key is removed. Raises UploadTooLarge past `max_bytes`, UploadStalled when the source
         sends nothing for `chunk_timeout`, or whatever the source or storage raised; in
         every case nothing is left stored. If the awaiting task is cancelled (the client
         went away), the upload is aborted and cleaned up before the cancellation propagates.
@@ -411,7 +411,7 @@ class _ChunkSource:
             chunk = bytes(chunk)
             self.size += len(chunk)
             if self.size > self._max_bytes:
-                raise TooLarge(self._max_bytes)
+                raise UploadTooLarge(self._max_bytes)
             self._hash.update(chunk)
             return chunk
         return None

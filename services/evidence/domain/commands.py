@@ -35,6 +35,11 @@ class UploadEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceRef:
+    evidence_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ListEvidence:
     cycle: int
     innovation: str | None

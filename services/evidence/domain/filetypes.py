@@ -169,6 +169,12 @@ class Accepted:
     def content_type(self) -> str:
         return self.file_type.content_type
 
+    @property
+    def kind(self) -> FileKind:
+        if self.file_type.kind is None:  # check_file_type accepts only files of a kind
+            raise ValueError(f"{self.file_type.name} is not an evidence kind")
+        return self.file_type.kind
+
 
 @dataclass(frozen=True, slots=True)
 class Refused:

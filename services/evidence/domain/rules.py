@@ -56,10 +56,6 @@ class Target:
     innovation_id: str | None  # SID
     region: str | None  # SPD (for SID the region comes from the innovation)
 
-    @property
-    def is_spd(self) -> bool:
-        return self.innovation_id is None
-
 
 def known_cycles() -> list[int]:
     return sorted({c for m in METHODOLOGY_IDS for c in load_methodology(m).valid_for_cycles})

@@ -26,10 +26,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
 
 from services.common.errors import InputInterrupted, InvalidInput, Problem, TooLarge, UnsupportedContent
-from services.common.http import CurrentPrincipal, service_dependencies
+from services.common.http import CurrentPrincipal, json_response, service_dependencies
 from services.evidence import handlers
 from services.evidence.dependencies import EvidenceDeps
-from services.evidence.domain.commands import DecideEvidence, DecisionInput, ListEvidence, UploadEvidence
+from services.evidence.domain.commands import (
+    DecideEvidence,
+    DecisionInput,
+    EvidenceRef,
+    ListEvidence,
+    UploadEvidence,
+)
 from services.evidence.domain.rules import MAX_REASON_LENGTH, media_type_of
 from services.evidence.views import EvidenceDetail, EvidencePage, EvidenceView
 
@@ -63,7 +69,7 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
         raise InputInterrupted(reason="the upload was interrupted") from None
 
 
-async def read_small_json(request: Request) -> Any:
+async def read_smalljson_response(request: Request) -> Any:
     """A JSON body of at most MAX_JSON_BODY bytes (too large beyond), parsed (invalid, naming
     `body`, if it is not JSON, or JSON that cannot be read: nested too deeply, a number of
     thousands of digits)."""
@@ -98,7 +104,7 @@ def body_model(model: type[M], raw: Any) -> M:
         problems = [
             Problem(".".join(["body", *(str(part) for part in err["loc"])]), err["msg"]) for err in exc.errors()
         ]
-        raise InvalidInput(problems) from None
+        raise InvalidInput(problems=problems) from None
 
 
 UPLOAD_BODY = {
@@ -113,10 +119,6 @@ UPLOAD_BODY = {
 DECISION_BODY = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": DecisionBody.model_json_schema()}}}
 }
-
-
-def _json(view: BaseModel, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(view.model_dump(mode="json"), status_code=status_code, headers=headers or None)
 
 
 @router.post("/evidence", status_code=201, openapi_extra=UPLOAD_BODY, response_model=EvidenceView)
@@ -134,7 +136,7 @@ async def upload_evidence(
     201 with the item: id, sha256, size, kind, state (pending)."""
 
     async def read_link() -> str:
-        return body_model(LinkBody, await read_small_json(request)).link
+        return body_model(LinkBody, await read_smalljson_response(request)).link
 
     content_type = request.headers.get("content-type")
     command = UploadEvidence(
@@ -149,13 +151,13 @@ async def upload_evidence(
         read_link=read_link,
     )
     item = await handlers.upload_evidence(deps, principal, command)
-    return _json(item, 201, Location=str(request.url_for("read_evidence", evidence_id=item.id)))
+    return json_response(item, 201, Location=str(request.url_for("read_evidence", evidence_id=item.id)))
 
 
 @router.get("/evidence/{evidence_id}", name="read_evidence", response_model=EvidenceDetail)
 async def read_evidence(evidence_id: EvidenceId, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """The item, its decisions, and (for a file) a download URL valid for a few minutes."""
-    return _json(await handlers.read_evidence(deps, principal, evidence_id))
+    return json_response(await handlers.read_evidence(deps, principal, EvidenceRef(evidence_id)))
 
 
 @router.get("/evidence", response_model=EvidencePage)
@@ -172,7 +174,7 @@ async def list_evidence(
 ) -> JSONResponse:
     """Evidence of one innovation or one region that the caller may see, oldest first."""
     query = ListEvidence(cycle, innovation, region, indicator, state, after, limit)
-    return _json(await handlers.list_evidence(deps, principal, query))
+    return json_response(await handlers.list_evidence(deps, principal, query))
 
 
 @router.post("/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY, response_model=EvidenceView)
@@ -187,8 +189,8 @@ async def decide_evidence(
     async def read_decision() -> DecisionInput:
         if media_type_of(request.headers.get("content-type")) not in ("application/json", ""):
             raise UnsupportedContent.at("header.content-type", "send the decision as application/json")
-        body = body_model(DecisionBody, await read_small_json(request))
+        body = body_model(DecisionBody, await read_smalljson_response(request))
         return DecisionInput(decision=body.decision, reason=body.reason)
 
     decided = await handlers.decide_evidence(deps, principal, DecideEvidence(evidence_id, read_decision))
-    return _json(decided.item, 200, **{"X-Decision-Changed": "true" if decided.changed else "false"})
+    return json_response(decided.item, 200, **{"X-Decision-Changed": "true" if decided.changed else "false"})

@@ -18,6 +18,11 @@ class RegisterAgency:
 
 
 @dataclass(frozen=True, slots=True)
+class AgenciesQuery:
+    region: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgencyStatusQuery:
     cycle: int
     region: str
@@ -27,9 +32,10 @@ class AgencyStatusQuery:
 class CreateInnovation:
     cycle: int
     profile: Profile
+    # Same for requests that mean the same (see entrypoints.schemas.ProfileBody.fingerprint):
+    # a retry with the same Idempotency-Key must send the same request.
+    request_hash: str
     idempotency_key: str | None = None
-    # Same for requests that mean the same (see entrypoints.schemas.ProfileBody.fingerprint).
-    request_hash: str = ""
 
 
 @dataclass(frozen=True, slots=True)

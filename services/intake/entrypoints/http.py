@@ -10,14 +10,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from services.common.errors import InvalidInput
-from services.common.http import CurrentPrincipal, service_dependencies, with_role
+from services.common.http import CurrentPrincipal, json_response, service_dependencies, with_role
 from services.common.principal import AGENCY_ID_PATTERN, Principal
 from services.intake import handlers
 from services.intake.dependencies import IntakeDeps
 from services.intake.domain.commands import (
+    AgenciesQuery,
     AgencyStatusQuery,
     ChangeStatus,
     CreateInnovation,
@@ -66,13 +66,7 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def _versioned(view: InnovationView | SpdAnswerView, status_code: int = 200, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        view.model_dump(mode="json"), status_code=status_code, headers={"ETag": f'"{view.version}"', **headers}
-    )
-
-
-def _json(view: BaseModel, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(view.model_dump(mode="json"), status_code=status_code)
+    return json_response(view, status_code, ETag=f'"{view.version}"', **headers)
 
 
 # --- agencies ----------------------------------------------------------------------------
@@ -81,17 +75,17 @@ def _json(view: BaseModel, status_code: int = 200) -> JSONResponse:
 @router.post("/regions/{code}/agencies", status_code=201, response_model=AgencyView)
 async def register_agency(code: str, body: AgencyBody, principal: RegionAdmin, deps: Deps) -> JSONResponse:
     command = RegisterAgency(region=code, agency_id=body.id, name=body.name)
-    return _json(await handlers.register_agency(deps, principal, command), 201)
+    return json_response(await handlers.register_agency(deps, principal, command), 201)
 
 
 @router.get("/regions/{code}/agencies", response_model=AgencyList)
 async def list_agencies(code: str, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
-    return _json(await handlers.list_agencies(deps, principal, code))
+    return json_response(await handlers.list_agencies(deps, principal, AgenciesQuery(region=code)))
 
 
 @router.get("/cycles/{year}/regions/{code}/agencies/status", response_model=AgencyStatusView)
 async def agency_status(year: Year, code: str, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
-    return _json(await handlers.agency_status(deps, principal, AgencyStatusQuery(cycle=year, region=code)))
+    return json_response(await handlers.agency_status(deps, principal, AgencyStatusQuery(cycle=year, region=code)))
 
 
 # --- innovations -------------------------------------------------------------------------
@@ -132,7 +126,7 @@ async def list_innovations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JSONResponse:
     query = ListInnovations(cycle=year, agency=agency, statuses=tuple(status), after=after, limit=limit)
-    return _json(await handlers.list_innovations(deps, principal, query))
+    return json_response(await handlers.list_innovations(deps, principal, query))
 
 
 @router.get("/cycles/{year}/innovations/{innovation_id}", name="get_innovation", response_model=InnovationView)
@@ -178,7 +172,7 @@ async def withdraw_innovation(
 
 @router.get("/cycles/{year}/regions/{code}/spd", response_model=SpdAnswers)
 async def list_spd_answers(year: Year, code: str, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
-    return _json(await handlers.list_spd_answers(deps, principal, SpdAnswersQuery(cycle=year, region=code)))
+    return json_response(await handlers.list_spd_answers(deps, principal, SpdAnswersQuery(cycle=year, region=code)))
 
 
 @router.put("/cycles/{year}/regions/{code}/spd/{indicator}", response_model=SpdAnswerView)

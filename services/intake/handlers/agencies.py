@@ -9,7 +9,7 @@ from services.common.principal import Principal
 from services.intake.adapters import store
 from services.intake.adapters.store import AgencyRecord
 from services.intake.dependencies import IntakeDeps
-from services.intake.domain.commands import AgencyStatusQuery, RegisterAgency
+from services.intake.domain.commands import AgenciesQuery, AgencyStatusQuery, RegisterAgency
 from services.intake.handlers.shared import check_region, load_cycle, require_region_admin, require_region_member
 from services.intake.views import AgencyList, AgencyReport, AgencyStatusView, AgencyView, InnovationCounts
 
@@ -31,19 +31,19 @@ async def register_agency(deps: IntakeDeps, principal: Principal, command: Regis
     return _agency_view(record)
 
 
-async def list_agencies(deps: IntakeDeps, principal: Principal, region: str) -> AgencyList:
-    check_region(region)
-    require_region_member(principal, region)
+async def list_agencies(deps: IntakeDeps, principal: Principal, query: AgenciesQuery) -> AgencyList:
+    check_region(query.region)
+    require_region_member(principal, query.region)
     async with deps.pool.acquire() as conn:
-        records = await store.list_agencies(conn, region)
-    return AgencyList(region=region, agencies=[_agency_view(r) for r in records])
+        records = await store.list_agencies(conn, query.region)
+    return AgencyList(region=query.region, agencies=[_agency_view(r) for r in records])
 
 
 async def agency_status(deps: IntakeDeps, principal: Principal, query: AgencyStatusQuery) -> AgencyStatusView:
     """Per agency: its innovations of the cycle by status; `not_reported` lists the agencies
     with no submitted innovation."""
     check_region(query.region)
-    if principal.role == "operator" or not principal.in_region(query.region):
+    if not principal.can_read_region_details(query.region):
         raise Forbidden(f"the agencies' status is for the region admin, verifiers and viewers of {query.region}")
     async with deps.pool.acquire() as conn:
         await load_cycle(conn, query.cycle)

@@ -94,7 +94,7 @@ def writable(principal: Principal, innovation: Innovation | None, innovation_id:
 
 
 def require_region_admin(principal: Principal, region: str) -> None:
-    if principal.role != "region_admin" or not principal.in_region(region):
+    if not principal.can_manage_region(region):
         raise Forbidden(f"only a region admin of {region} may do this")
 
 
@@ -123,7 +123,7 @@ def window_closed(cycle: Cycle, now: datetime) -> Conflict:
 
 def not_eligible(failures: Sequence[Failure], reason: str) -> NotEligible:
     return NotEligible(
-        [Problem(f.field, f.reason) for f in failures],
+        problems=[Problem(f.field, f.reason) for f in failures],
         reason=reason,
         failed_rules=sorted({f.rule for f in failures}),
     )

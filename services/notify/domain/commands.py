@@ -21,6 +21,11 @@ class CreateSubscription:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionRef:
+    subscription_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveriesQuery:
     subscription: UUID | None = None
     status: DeliveryStatus | None = None

@@ -10,12 +10,13 @@ from uuid import UUID
 
 import httpx
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.common.http import CurrentPrincipal, service_dependencies
+from services.common.http import CurrentPrincipal, json_response, service_dependencies
 from services.notify import handlers
 from services.notify.dependencies import NotifyDeps
-from services.notify.domain.commands import CreateSubscription, DeliveriesQuery, DeliveryStatus
+from services.notify.domain.commands import CreateSubscription, DeliveriesQuery, DeliveryStatus, SubscriptionRef
 from services.notify.domain.rules import Kind
 from services.notify.domain.subscriptions import Scope, check_webhook_url
 from services.notify.views import CreatedSubscription, DeliveryPage, SubscriptionList
@@ -60,26 +61,26 @@ class SubscriptionIn(BaseModel):
         return value
 
 
-@router.post("/subscriptions", status_code=201)
-async def create_subscription(body: SubscriptionIn, principal: CurrentPrincipal, deps: Deps) -> CreatedSubscription:
+@router.post("/subscriptions", status_code=201, response_model=CreatedSubscription)
+async def create_subscription(body: SubscriptionIn, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """Subscribe a URL to kinds of alerts. The signing secret is in this response only."""
     command = CreateSubscription(url=body.url, scope=body.scope.scope(), kinds=body.kinds)
-    return await handlers.create_subscription(deps, principal, command)
+    return json_response(await handlers.create_subscription(deps, principal, command), 201)
 
 
-@router.get("/subscriptions")
-async def list_subscriptions(principal: CurrentPrincipal, deps: Deps) -> SubscriptionList:
-    return await handlers.list_subscriptions(deps, principal)
+@router.get("/subscriptions", response_model=SubscriptionList)
+async def list_subscriptions(principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
+    return json_response(await handlers.list_subscriptions(deps, principal))
 
 
 @router.delete("/subscriptions/{subscription_id}", status_code=204)
 async def delete_subscription(subscription_id: UUID, principal: CurrentPrincipal, deps: Deps) -> Response:
     """Stop sending to it; its pending deliveries are cancelled, its log is kept."""
-    await handlers.delete_subscription(deps, principal, subscription_id)
+    await handlers.delete_subscription(deps, principal, SubscriptionRef(subscription_id))
     return Response(status_code=204)
 
 
-@router.get("/deliveries")
+@router.get("/deliveries", response_model=DeliveryPage)
 async def list_deliveries(
     principal: CurrentPrincipal,
     deps: Deps,
@@ -87,7 +88,8 @@ async def list_deliveries(
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="page: deliveries with a smaller id")] = None,
-) -> DeliveryPage:
+) -> JSONResponse:
     """The delivery log, newest first: what was sent (the body), to which subscription,
     every attempt with its time, HTTP status or error, and the outcome."""
-    return await handlers.list_deliveries(deps, principal, DeliveriesQuery(subscription, status, limit, before))
+    query = DeliveriesQuery(subscription, status, limit, before)
+    return json_response(await handlers.list_deliveries(deps, principal, query))

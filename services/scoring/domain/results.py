@@ -60,7 +60,7 @@ def score_all(regions: list[Region], compiled: CompiledMethodology) -> tuple[dic
     return scores, ranking
 
 
-def figure_ranks(position: Position) -> FigureRanks:
+def ranks_at(position: Position) -> FigureRanks:
     return FigureRanks(
         type=Rank(position=position.type, of=position.type_size),
         province=Rank(position=position.province, of=position.province_size)
@@ -68,7 +68,7 @@ def figure_ranks(position: Position) -> FigureRanks:
     )
 
 
-def positions(result: ScoringResult) -> dict[str, dict[Figure, Position]]:
+def previous_positions(result: ScoringResult) -> dict[str, dict[Figure, Position]]:
     """The ranks of an earlier result (for rank changes)."""
     return {
         region.region: {
@@ -101,9 +101,9 @@ def compute_result(
                 name=region.name,
                 type=region.type,
                 province=region.province_key,
-                claimed=score_figure(figures["claimed"], figure_ranks(ranks["claimed"])),
-                provisional=score_figure(figures["provisional"], figure_ranks(ranks["provisional"])),
-                validated=score_figure(figures["validated"], figure_ranks(ranks["validated"])),
+                claimed=score_figure(figures["claimed"], ranks_at(ranks["claimed"])),
+                provisional=score_figure(figures["provisional"], ranks_at(ranks["provisional"])),
+                validated=score_figure(figures["validated"], ranks_at(ranks["validated"])),
                 rank_change=(
                     {f: RankChange.model_validate(c) for f, c in changes[region.code].items()}
                     if changes is not None else None

@@ -22,7 +22,7 @@ from services.scoring.domain.engine import (
 from services.scoring.domain.explain import explain_region, render_explanation
 from services.scoring.domain.gap import TargetError, plan_gap, render_gap
 from services.scoring.domain.ranking import Position
-from services.scoring.domain.results import ScoringResult, compute_result, positions
+from services.scoring.domain.results import ScoringResult, compute_result, previous_positions
 from services.scoring.domain.schemas import FORMATS, json_schema
 
 EXIT_BAD_INPUT = 2
@@ -63,7 +63,7 @@ def _previous_positions(path: str) -> dict[str, dict[Figure, Position]]:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise _CliError(f"--previous {path}: not a result document: {where}: {first['msg']}") from None
-    return positions(previous)
+    return previous_positions(previous)
 
 
 def _print_json(model: BaseModel, *, indent: int | None = 2) -> None:

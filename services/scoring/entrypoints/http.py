@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from services.common.data.regions import RegionType
 from services.common.events import Figure, RegionScore
-from services.common.http import CurrentPrincipal, service_dependencies
+from services.common.http import CurrentPrincipal, json_response, service_dependencies
 from services.scoring import handlers
 from services.scoring.dependencies import ScoringDeps
 from services.scoring.domain.explain import Explanation
@@ -33,48 +33,48 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 Deps = Annotated[ScoringDeps, Depends(service_dependencies)]
 
 
-@router.get("/cycles/{year}/regions/{code}/score")
-async def region_score(year: int, code: str, principal: CurrentPrincipal, deps: Deps) -> RegionScore:
+@router.get("/cycles/{year}/regions/{code}/score", response_model=RegionScore)
+async def get_region_score(year: int, code: str, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """The region's score as published in `score.updated` (and on the live feed), with its
     ranks as they are now."""
-    return await handlers.region_score_now(deps, principal, RegionQuery(year, code))
+    return json_response(await handlers.region_score_now(deps, principal, RegionQuery(year, code)))
 
 
-@router.get("/cycles/{year}/regions/{code}/history")
-async def region_history(
+@router.get("/cycles/{year}/regions/{code}/history", response_model=ScoreHistory)
+async def get_region_history(
     year: int, code: str, principal: CurrentPrincipal, deps: Deps,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> ScoreHistory:
+) -> JSONResponse:
     """Lineage: every score of the region, newest first, with the event that caused it."""
-    return await handlers.score_history(deps, principal, HistoryQuery(year, code, limit))
+    return json_response(await handlers.score_history(deps, principal, HistoryQuery(year, code, limit)))
 
 
-@router.get("/cycles/{year}/regions/{code}/explain")
-async def region_explain(
+@router.get("/cycles/{year}/regions/{code}/explain", response_model=Explanation)
+async def get_region_explanation(
     year: int, code: str, principal: CurrentPrincipal, deps: Deps, figure: Figure = "validated"
-) -> Explanation:
-    return await handlers.explain(deps, principal, ExplainQuery(year, code, figure))
+) -> JSONResponse:
+    return json_response(await handlers.explain(deps, principal, ExplainQuery(year, code, figure)))
 
 
-@router.get("/cycles/{year}/regions/{code}/gap")
-async def region_gap(
+@router.get("/cycles/{year}/regions/{code}/gap", response_model=GapPlan)
+async def get_region_gap(
     year: int, code: str, principal: CurrentPrincipal, deps: Deps,
     target: Annotated[str, Query(min_length=1, max_length=40)],
     figure: Figure = "validated",
     maturity: Annotated[Decimal | None, Query(gt=0, le=111)] = None,
-) -> GapPlan:
-    return await handlers.gap(deps, principal, GapQuery(year, code, target, figure, maturity))
+) -> JSONResponse:
+    return json_response(await handlers.gap(deps, principal, GapQuery(year, code, target, figure, maturity)))
 
 
-@router.get("/cycles/{year}/rankings")
-async def rankings(
+@router.get("/cycles/{year}/rankings", response_model=Rankings)
+async def get_rankings(
     year: int, principal: CurrentPrincipal, deps: Deps,
     type: RegionType = "kabupaten",
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     figure: Figure = "validated",
-) -> Rankings:
+) -> JSONResponse:
     """Every region of a type (those not yet scored at 0), ranked on a figure's IID."""
-    return await handlers.rankings(deps, principal, RankingsQuery(year, type, province, figure))
+    return json_response(await handlers.rankings(deps, principal, RankingsQuery(year, type, province, figure)))
 
 
 def sse_text(item: FeedItem) -> str:
@@ -106,7 +106,7 @@ async def score_stream(
                     return
                 yield sse_text(item)
         finally:
-            await feed.aclose()  # type: ignore[attr-defined]  # an async generator
+            await feed.aclose()
 
     return StreamingResponse(
         events(),

@@ -3,9 +3,9 @@ the queries behind the score API and the live feed (`queries`, `feed`). Each que
 scoring's typed dependencies, the caller and a typed query, returns a typed result, and
 raises domain errors (`services.common.errors`)."""
 
-from services.scoring.handlers.events import handle_submission_event
 from services.scoring.handlers.feed import open_score_feed
 from services.scoring.handlers.queries import explain, gap, rankings, region_score_now, score_history
+from services.scoring.handlers.recompute import handle_submission_event
 
 __all__ = [
     "explain",

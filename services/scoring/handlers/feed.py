@@ -5,7 +5,7 @@ misses nothing."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from redis.exceptions import RedisError
 
@@ -28,7 +28,7 @@ def _valid_stream_id(entry_id: str) -> bool:
     return int(milliseconds) <= MAX_STREAM_ID_PART and int(sequence) <= MAX_STREAM_ID_PART
 
 
-async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQuery) -> AsyncIterator[FeedItem]:
+async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQuery) -> AsyncGenerator[FeedItem]:
     """Check the query and where to start, then the feed: score updates of the cycle that
     match the region or province, and an idle item after every quiet wait."""
     methodology_of(query.cycle)
@@ -56,7 +56,7 @@ def _wanted(query: FeedQuery, event: ScoreUpdated) -> bool:
     return True
 
 
-async def _follow(deps: ScoringDeps, query: FeedQuery, position: str) -> AsyncIterator[FeedItem]:
+async def _follow(deps: ScoringDeps, query: FeedQuery, position: str) -> AsyncGenerator[FeedItem]:
     while True:
         try:
             position, batch = await read_events(deps.redis, deps.scoring_stream, position, block_ms=BLOCK_MS)

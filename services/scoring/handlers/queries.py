@@ -107,9 +107,7 @@ async def rankings(deps: ScoringDeps, principal: Principal, query: RankingsQuery
 
 
 def _require_region_reader(principal: Principal, code: str) -> None:
-    # The details name every agency's innovations: the region's own admin, verifiers and
-    # dashboards may read them; an operator sees only its agency's, through intake.
-    if principal.role == "operator" or not principal.in_region(code):
+    if not principal.can_read_region_details(code):
         raise Forbidden("explanations and gap analyses are for the region's admin, verifiers and viewers")
 
 

@@ -19,8 +19,8 @@ from services.evidence.adapters.object_store import (
     ObjectNotFound,
     ObjectStore,
     StoredObject,
-    TooLarge,
     UploadStalled,
+    UploadTooLarge,
     peek,
 )
 from services.evidence.domain.filetypes import (
@@ -167,7 +167,7 @@ async def test_over_the_cap_is_refused_and_leaves_nothing(
     key = fresh_key()
     source = GeneratedStream(total, (64 * 1024,))
 
-    with pytest.raises(TooLarge) as refused:
+    with pytest.raises(UploadTooLarge) as refused:
         await object_store.put_stream(key, source, max_bytes=cap, content_type="application/pdf")
 
     assert refused.value.max_bytes == cap

@@ -74,6 +74,11 @@ def test_tenancy_rules():
     assert not any(
         [viewer.can_write_innovation("62.10", "x"), viewer.can_answer_spd("62.10"), viewer.can_verify("62.10")]
     )
+    # Managing a region is its admin's; its details are for everyone of it but operators.
+    assert admin.can_manage_region("62.10") and not admin.can_manage_region("62.11")
+    assert not any(p.can_manage_region("62.10") for p in (operator, verifier, viewer))
+    assert all(p.can_read_region_details("62.10") for p in (admin, verifier, viewer))
+    assert not operator.can_read_region_details("62.10") and not viewer.can_read_region_details("62.11")
 
 
 def test_cli_issues_a_token_that_verifies(monkeypatch):

@@ -38,13 +38,13 @@ def violation(call, *args, **kwargs) -> Problem:
 def test_a_sid_indicator_takes_the_catalogue_kinds() -> None:
     target = resolve_target(2026, "sid-35", "inn-1", None, regions=REGIONS)
     assert target == Target(2026, "sid-35", ("video", "link"), "inn-1", None)
-    assert not target.is_spd
+    assert target.region is None
 
 
 def test_an_spd_indicator_takes_pdf_and_image_by_assumption() -> None:
     target = resolve_target(2026, "spd-01", None, "62.10", regions=REGIONS)
     assert target == Target(2026, "spd-01", SPD_EVIDENCE_KINDS, None, "62.10")
-    assert target.is_spd and SPD_EVIDENCE_KINDS == ("pdf", "image")
+    assert target.innovation_id is None and SPD_EVIDENCE_KINDS == ("pdf", "image")
 
 
 def test_older_cycles_use_their_own_methodology() -> None:
