@@ -61,10 +61,10 @@ async def run(decisions: int) -> list[float]:
                         await journey.decide(item, "accepted")
                         # Accepting an answer of a submitted innovation raises the validated
                         # IID: the first update showing a new value is the one it caused.
-                        while not any(e.json()["data"]["validated"]["iid"] != validated for e in feed.events[seen:]):
+                        while not any(e.json()["validated"]["iid"] != validated for e in feed.events[seen:]):
                             await asyncio.sleep(0.001)
                         latencies.append(time.perf_counter() - started)
-                        validated = feed.events[-1].json()["data"]["validated"]["iid"]
+                        validated = feed.events[-1].json()["validated"]["iid"]
                     return latencies
         finally:
             await cleanup(settings)
