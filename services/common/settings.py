@@ -29,9 +29,26 @@ class Settings(BaseSettings):
     s3_bucket: str = "inovasi-evidence"
     s3_region: str = "us-east-1"
     s3_secure: bool = False
+    # Bounded, so that a storage server that hangs gets a 503 rather than a hung request.
+    s3_connect_timeout_s: float = Field(2.0, gt=0)
+    s3_read_timeout_s: float = Field(5.0, gt=0)
     # No default: a service that verifies tokens must refuse to start without one rather
     # than accept tokens signed with a well-known development secret.
     auth_secret: SecretStr | None = None
+    # Where `inovasi serve` and `inovasi up` listen. Loopback unless said otherwise: the image,
+    # compose and Kubernetes set 0.0.0.0.
+    host: str = "127.0.0.1"
+
+    # --- HTTP ----------------------------------------------------------------------------
+    # Largest request body a route takes unless it says otherwise (evidence uploads take
+    # INOVASI_EVIDENCE_MAX_UPLOAD_BYTES); checked before anything else, while streaming.
+    max_request_body_bytes: int = Field(1024 * 1024, ge=1)
+    # Retry-After of a 503 (a server the request needs is unreachable).
+    unavailable_retry_after_s: int = Field(2, ge=1)
+    # How long `?after_event=` waits for the event to be reflected.
+    after_event_max_wait_s: float = Field(5.0, gt=0, le=30)
+    # Lifetime of the upload grants intake hands out with each innovation.
+    upload_grant_ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
     # --- isolation -----------------------------------------------------------------------
     # Prepended to every stream name ("t1a2b." + "intake.events") and schema name
@@ -47,6 +64,9 @@ class Settings(BaseSettings):
     pg_pool_min: int = Field(2, ge=1)
     pg_pool_max: int = Field(10, ge=1)
     pg_command_timeout_s: float = Field(30.0, gt=0)
+    # Bounded, so that a request finds out within seconds that PostgreSQL is unreachable.
+    pg_connect_timeout_s: float = Field(2.0, gt=0)
+    pg_acquire_timeout_s: float = Field(2.0, gt=0)
 
     # --- stream consumers ------------------------------------------------------------------
     # Entries fetched per XREADGROUP. They wait in this consumer's pending list until
