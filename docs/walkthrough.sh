@@ -37,6 +37,7 @@ JSON
 )
 ID=$(echo "$INNOVATION" | json '["id"]')
 VERSION=$(echo "$INNOVATION" | json '["version"]')
+GRANT=$(echo "$INNOVATION" | json '["upload_grant"]')
 echo "innovation $ID created (version $VERSION)"
 
 # 3. It answers the mandatory SID indicators, each with the version it last read (If-Match):
@@ -48,20 +49,13 @@ for answer in sid-16:3 sid-17:2 sid-32:2 sid-33:3 sid-35:2; do
 done
 
 # 4. It uploads evidence: the file's bytes as the body (checked by type and size, stored
-#    with its SHA-256), or a link for the video indicator. The evidence service learns of a
-#    new innovation through the event stream; until it has, it answers 409 with Retry-After.
+#    with its SHA-256), or a link for the video indicator. The innovation's upload grant
+#    (from step 2) lets the upload in at once, before the evidence service has heard of it.
 printf '%%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%%%EOF\n' > /tmp/inovasi-sk.pdf
 upload() {  # indicator, then curl's body arguments
   local indicator=$1; shift
-  for _ in $(seq 1 50); do
-    status=$(curl -s -o /tmp/inovasi-upload.json -w '%{http_code}' -X POST \
-      "$API/evidence/v1/evidence?cycle=2026&innovation=$ID&indicator=$indicator" \
-      -H "Authorization: Bearer $OPERATOR" "$@")
-    [ "$status" != 409 ] && break
-    sleep 0.2
-  done
-  [ "$status" = 201 ] || { echo "upload $indicator: $status $(cat /tmp/inovasi-upload.json)" >&2; exit 1; }
-  json '["id"]' < /tmp/inovasi-upload.json
+  curl -sf -X POST "$API/evidence/v1/evidence?cycle=2026&innovation=$ID&indicator=$indicator" \
+    -H "Authorization: Bearer $OPERATOR" -H "X-Upload-Grant: $GRANT" "$@" | json '["id"]'
 }
 E16=$(upload sid-16 --data-binary @/tmp/inovasi-sk.pdf)
 E17=$(upload sid-17 --data-binary @/tmp/inovasi-sk.pdf)

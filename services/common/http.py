@@ -168,12 +168,10 @@ def create_service_app(
         finally:
             await runtime.stop()
 
-    secret = runtime.settings.auth_secret
-    if secret is None:
-        raise RuntimeError("INOVASI_AUTH_SECRET is not set: the services refuse to start without it")
+    secret = runtime.settings.require_auth_secret()
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
-    app.state.auth_secret = secret.get_secret_value()
+    app.state.auth_secret = secret
     install_error_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(health_router(_RuntimeChecks(runtime)))

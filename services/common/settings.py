@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     # and can delete entries a lagging group has not read yet.
     stream_maxlen: int | None = Field(None, ge=1)
 
+    def require_auth_secret(self) -> str:
+        """The secret, or an error saying how to set it: the services refuse to start without."""
+        if self.auth_secret is None:
+            raise RuntimeError("INOVASI_AUTH_SECRET is not set: the services refuse to start without it")
+        return self.auth_secret.get_secret_value()
+
     def stream(self, name: str) -> str:
         """The Redis key of a logical stream ("intake.events") for this deployment."""
         return self.stream_prefix + name

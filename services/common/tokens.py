@@ -1,11 +1,13 @@
 """Bearer tokens: JWTs (HS256) signed with `INOVASI_AUTH_SECRET`, carrying the caller's role,
 region and, for an operator, agency. `verify_token` turns a token into a `Principal`; what
-the principal may do is decided by `services.common.principal`."""
+the principal may do is decided by `services.common.principal`. Upload grants (below) are
+JWTs of their own audience, so neither kind passes for the other."""
 
 from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 
 import jwt
 
@@ -85,3 +87,59 @@ def verify_token(secret: str, token: str) -> Principal:
     if not isinstance(issued, int) or not isinstance(expires, int) or expires - issued > MAX_TTL_S:
         raise TokenError(f"invalid token: valid for longer than {MAX_TTL_S // 86400} days")
     return Principal(subject=claims["sub"], role=role, region=region, agency=agency)
+
+
+# --- upload grants ---------------------------------------------------------------------------
+
+GRANT_AUDIENCE = "evidence.upload"  # never a bearer token: those carry no audience
+
+
+@dataclass(frozen=True, slots=True)
+class UploadGrant:
+    """Intake's word that an innovation exists, of this cycle, region and agency: lets the
+    evidence service take uploads for it before its own copy of the innovation arrives."""
+
+    innovation_id: str
+    cycle: int
+    region: str
+    agency: str
+
+
+class UploadGrants:
+    """Issues (intake) and verifies (evidence) upload grants: short-lived JWTs signed with
+    `INOVASI_AUTH_SECRET`, for one innovation."""
+
+    def __init__(self, secret: str, ttl_s: int = 3600) -> None:
+        self._secret = secret
+        self.ttl_s = ttl_s
+
+    def issue(self, grant: UploadGrant, now: float | None = None) -> str:
+        issued = int(now if now is not None else time.time())
+        claims: dict[str, str | int] = {
+            "iss": ISSUER,
+            "aud": GRANT_AUDIENCE,
+            "sub": grant.innovation_id,
+            "cycle": grant.cycle,
+            "region": grant.region,
+            "agency": grant.agency,
+            "iat": issued,
+            "exp": issued + self.ttl_s,
+        }
+        return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> UploadGrant:
+        """The grant, or TokenError (expired, badly signed, not a grant)."""
+        try:
+            claims = jwt.decode(
+                token, self._secret, algorithms=[ALGORITHM], issuer=ISSUER, audience=GRANT_AUDIENCE,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError("upload grant expired") from None
+        except jwt.InvalidTokenError as exc:
+            raise TokenError(f"invalid upload grant: {exc}") from None
+        innovation, cycle = claims["sub"], claims.get("cycle")
+        region, agency = claims.get("region"), claims.get("agency")
+        if not isinstance(cycle, int) or not all(isinstance(v, str) for v in (innovation, region, agency)):
+            raise TokenError("invalid upload grant: incomplete")
+        return UploadGrant(innovation_id=innovation, cycle=cycle, region=str(region), agency=str(agency))

@@ -14,6 +14,7 @@ from services.common.http import create_service_app
 from services.common.logging import get_logger
 from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
+from services.common.tokens import UploadGrants
 from services.evidence.adapters.object_store import ObjectStore, ObjectStoreSettings
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.entrypoints import consumer, http
@@ -50,6 +51,7 @@ async def dependencies(infrastructure: Infrastructure[EvidenceSettings]) -> Asyn
             pool=infrastructure.pool,
             objects=objects,
             wake_relay=infrastructure.wake_relay,
+            grants=UploadGrants(infrastructure.settings.require_auth_secret()),
         )
     finally:
         await objects.aclose()

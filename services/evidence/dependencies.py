@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.common.tokens import UploadGrants
 from services.evidence.adapters.object_store import ObjectStore
 from services.evidence.settings import EvidenceSettings
 
@@ -17,3 +18,4 @@ class EvidenceDeps:
     pool: asyncpg.Pool
     objects: ObjectStore
     wake_relay: Callable[[], None]  # after a commit that enqueued events: publish them soon
+    grants: UploadGrants  # verifies the upload grants intake hands out with innovations

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from services.common.data.regions import load_regions
 from services.common.db import Connection
 from services.common.errors import (
-    Conflict,
     Forbidden,
     InputStalled,
     InvalidInput,
@@ -34,8 +33,9 @@ from services.common.ids import uuid7
 from services.common.logging import get_logger
 from services.common.outbox import enqueue
 from services.common.principal import Principal
+from services.common.tokens import TokenError
 from services.evidence.adapters import evidence_store
-from services.evidence.adapters.evidence_store import EvidenceRecord, NewEvidence, StoredContent
+from services.evidence.adapters.evidence_store import EvidenceRecord, KnownInnovation, NewEvidence, StoredContent
 from services.evidence.adapters.object_store import STORAGE_ERRORS, UploadStalled, UploadTooLarge, peek
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain import rules
@@ -55,7 +55,6 @@ from services.evidence.views import (
 
 log = get_logger(__name__)
 
-RETRY_UNKNOWN_INNOVATION_S = 1
 _EXTENSIONS = {t.content_type: t.extension for t in (PDF, PNG, JPEG, MP4, MOV)}
 StoredEvent = type[EvidenceStored] | type[EvidenceAccepted] | type[EvidenceRejected]
 
@@ -94,7 +93,7 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
     the link) and publish `evidence.stored`. On any refusal or failure nothing is left."""
     target = rules.resolve_target(command.cycle, command.indicator, command.innovation, command.region,
                                   regions=load_regions())
-    region, agency = await _authorize_upload(deps, principal, target)
+    region, agency = await _authorize_upload(deps, principal, target, command.upload_grant)
     if command.media_type == "application/json":
         content = StoredContent(kind="link", link=rules.check_link(await command.read_link(), target))
     elif command.media_type.startswith("multipart/"):
@@ -118,12 +117,15 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
     return evidence_view(await _record_upload(deps, item))
 
 
-async def _authorize_upload(deps: EvidenceDeps, principal: Principal, target: Target) -> tuple[str, str | None]:
+async def _authorize_upload(
+    deps: EvidenceDeps, principal: Principal, target: Target, upload_grant: str | None
+) -> tuple[str, str | None]:
     """The (region, agency) the upload belongs to, if `principal` may upload for `target`.
 
-    SID: only an operator, and only for an innovation of its own agency (another agency's
-    innovation is "not found"). An innovation the projection does not know yet was most
-    likely created a moment ago and its event is on its way: a conflict, to retry shortly.
+    SID: only an operator, and only for an innovation of its own agency. The innovation is
+    known from intake's events or, when it was created a moment ago and its event is still on
+    its way, from the upload grant intake returned with it. An innovation of another agency
+    and one that is not known are "not found" alike, so a refusal never confirms an id.
     """
     if target.region is not None:  # SPD
         if not principal.can_answer_spd(target.region):
@@ -135,14 +137,8 @@ async def _authorize_upload(deps: EvidenceDeps, principal: Principal, target: Ta
     async with deps.pool.acquire() as conn:
         known = await evidence_store.innovation(conn, innovation_id)
     if known is None:
-        raise Conflict.at(
-            "query.innovation",
-            f"innovation {innovation_id!r} is not known to the evidence service yet; "
-            "if it was created a moment ago, retry in a second, otherwise check the id",
-            code="innovation_not_known_yet",
-            retry_after_s=RETRY_UNKNOWN_INNOVATION_S,
-        )
-    if not principal.can_read_innovation(known.region, known.agency_id):
+        known = _granted(deps, innovation_id, upload_grant)
+    if known is None or not principal.can_read_innovation(known.region, known.agency_id):
         raise NotFound.named(f"innovation {innovation_id}")
     if known.cycle != target.cycle:
         reason = f"innovation {known.id} belongs to cycle {known.cycle}, not {target.cycle}"
@@ -150,6 +146,20 @@ async def _authorize_upload(deps: EvidenceDeps, principal: Principal, target: Ta
     if not rules.may_upload(principal, known.region, known.agency_id):
         raise Forbidden("only an operator of the innovation's agency uploads its evidence")
     return known.region, known.agency_id
+
+
+def _granted(deps: EvidenceDeps, innovation_id: str, upload_grant: str | None) -> KnownInnovation | None:
+    """The innovation as its upload grant describes it, if the grant is valid and for it."""
+    if upload_grant is None:
+        return None
+    try:
+        grant = deps.grants.verify(upload_grant)
+    except TokenError as exc:
+        log.info("upload grant refused", reason=str(exc))
+        return None
+    if grant.innovation_id != innovation_id:
+        return None
+    return KnownInnovation(innovation_id, grant.cycle, grant.region, grant.agency, status="draft", version=0)
 
 
 def _check_declared_length(deps: EvidenceDeps, content_length: str | None) -> None:
@@ -270,8 +280,9 @@ async def list_evidence(deps: EvidenceDeps, principal: Principal, query: ListEvi
         raise InvalidInput.at("query.innovation", "give exactly one of innovation=<id> or region=<code>")
     async with deps.pool.acquire() as conn:
         if query.innovation is not None:
+            # Unknown and foreign alike: "not found", so the answer never confirms an id.
             known = await evidence_store.innovation(conn, query.innovation)
-            if known is not None and not principal.can_read_innovation(known.region, known.agency_id):
+            if known is None or not principal.can_read_innovation(known.region, known.agency_id):
                 raise NotFound.named(f"innovation {query.innovation}")
         elif query.region not in load_regions():
             raise InvalidInput.at("query.region", f"unknown region {query.region!r} (a Kemendagri code such as 62.10)")

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.common.http import create_service_app
 from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
+from services.common.tokens import UploadGrants
 from services.intake.dependencies import IntakeDeps
 from services.intake.entrypoints import http
 
@@ -19,7 +20,12 @@ SERVICE = "intake"
 
 @asynccontextmanager
 async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[IntakeDeps]:
-    yield IntakeDeps(pool=infrastructure.pool, wake_relay=infrastructure.wake_relay)
+    settings = infrastructure.settings
+    yield IntakeDeps(
+        pool=infrastructure.pool,
+        wake_relay=infrastructure.wake_relay,
+        grants=UploadGrants(settings.require_auth_secret(), settings.upload_grant_ttl_s),
+    )
 
 
 SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", dependencies=dependencies)

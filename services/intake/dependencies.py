@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from services.common.tokens import UploadGrants
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -17,4 +19,5 @@ def utcnow() -> datetime:
 class IntakeDeps:
     pool: asyncpg.Pool
     wake_relay: Callable[[], None]  # after a commit that enqueued events: publish them soon
+    grants: UploadGrants  # the upload grant that goes with each innovation
     clock: Callable[[], datetime] = utcnow

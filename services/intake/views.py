@@ -96,6 +96,10 @@ class InnovationView(_View):
     created_at: Timestamp | None
     updated_at: Timestamp | None
     submitted_at: Timestamp | None
+    upload_grant: str = Field(
+        description="send as `X-Upload-Grant` with an evidence upload for this innovation; valid for an hour "
+        "(INOVASI_UPLOAD_GRANT_TTL_S), so the upload needs no wait for the evidence service to learn of it"
+    )
 
 
 class InnovationPage(_View):
@@ -105,7 +109,7 @@ class InnovationPage(_View):
     next_after: str | None = Field(description="pass as `after` for the next page; null on the last")
 
 
-def innovation_view(innovation: Innovation, failures: Sequence[Failure]) -> InnovationView:
+def innovation_view(innovation: Innovation, failures: Sequence[Failure], upload_grant: str) -> InnovationView:
     profile = innovation.profile
     return InnovationView(
         id=innovation.id,
@@ -136,6 +140,7 @@ def innovation_view(innovation: Innovation, failures: Sequence[Failure]) -> Inno
         created_at=innovation.created_at,
         updated_at=innovation.updated_at,
         submitted_at=innovation.submitted_at,
+        upload_grant=upload_grant,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 
 from services.common.methodology.catalogue import load_methodology
@@ -87,24 +85,21 @@ class Journey:
             json={"level": level}, headers={**self.admin, "If-Match": str(version)})
         return await self.check(response, 200)
 
-    async def upload(self, indicator: str, innovation: dict | None = None, timeout: float = 20) -> dict:
-        """Upload evidence for an SID answer (operator) or an SPD answer (region admin),
-        retrying while the evidence service has not yet seen the innovation (409)."""
+    async def upload(self, indicator: str, innovation: dict | None = None) -> dict:
+        """Upload evidence for an SID answer (operator, with the innovation's upload grant, so
+        no wait for the evidence service to learn of it) or an SPD answer (region admin)."""
         content, link = evidence_for(indicator)
         if innovation is not None:
-            params, headers = {"cycle": CYCLE, "innovation": innovation["id"], "indicator": indicator}, self.operator
+            params = {"cycle": CYCLE, "innovation": innovation["id"], "indicator": indicator}
+            headers = {**self.operator, "X-Upload-Grant": innovation["upload_grant"]}
         else:
             params, headers = {"cycle": CYCLE, "region": self.region, "indicator": indicator}, self.admin
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            if link is not None:
-                response = await self.client.post("/evidence/v1/evidence", params=params, json=link, headers=headers)
-            else:
-                response = await self.client.post("/evidence/v1/evidence", params=params, content=content,
-                                                  headers={**headers, "Content-Type": "application/octet-stream"})
-            if response.status_code != 409 or asyncio.get_running_loop().time() > deadline:
-                return await self.check(response, 201)
-            await asyncio.sleep(float(response.headers.get("Retry-After", "0.2")) / 5)
+        if link is not None:
+            response = await self.client.post("/evidence/v1/evidence", params=params, json=link, headers=headers)
+        else:
+            response = await self.client.post("/evidence/v1/evidence", params=params, content=content,
+                                              headers={**headers, "Content-Type": "application/octet-stream"})
+        return await self.check(response, 201)
 
     async def decide(self, evidence: dict, decision: str, reason: str | None = None) -> dict:
         body = {"decision": decision, **({"reason": reason} if reason else {})}

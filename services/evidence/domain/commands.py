@@ -32,6 +32,9 @@ class UploadEvidence:
     declared_length: str | None  # Content-Length as sent
     body: AsyncIterable[bytes]
     read_link: Deferred[str]  # the link of a JSON body {"link": "https://..."}
+    # The innovation's upload grant from intake (X-Upload-Grant): lets an upload in before
+    # this service has learned of the innovation from intake's events.
+    upload_grant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect
@@ -130,6 +130,14 @@ async def upload_evidence(
     indicator: Annotated[str, Query(max_length=32, description="e.g. sid-16 or spd-01")],
     innovation: Annotated[str | None, Query(max_length=100, description="for a SID indicator")] = None,
     region: Annotated[str | None, Query(max_length=8, description="for an SPD indicator, e.g. 62.10")] = None,
+    upload_grant: Annotated[
+        str | None,
+        Header(
+            alias="X-Upload-Grant",
+            max_length=2000,
+            description="the innovation's `upload_grant` from intake: lets the upload in at once after creating it",
+        ),
+    ] = None,
 ) -> JSONResponse:
     """Upload one file (the request body is the file's bytes, streamed to object storage) or,
     with `Content-Type: application/json`, one link `{"link": "https://..."}`, for one answer.
@@ -149,6 +157,7 @@ async def upload_evidence(
         declared_length=request.headers.get("content-length"),
         body=body_stream(request),
         read_link=read_link,
+        upload_grant=upload_grant,
     )
     item = await handlers.upload_evidence(deps, principal, command)
     return json_response(item, 201, Location=str(request.url_for("read_evidence", evidence_id=item.id)))

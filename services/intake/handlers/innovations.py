@@ -24,6 +24,7 @@ from services.common.ids import uuid7
 from services.common.logging import get_logger
 from services.common.outbox import enqueue
 from services.common.principal import Principal
+from services.common.tokens import UploadGrant
 from services.intake.adapters import store
 from services.intake.adapters.store import StoredResponse
 from services.intake.dependencies import IntakeDeps
@@ -54,9 +55,14 @@ log = get_logger(__name__)
 InnovationEvent = InnovationCreated | InnovationUpdated | InnovationSubmitted | InnovationWithdrawn
 
 
-def _view(innovation: Innovation, context: CycleContext, now: datetime) -> InnovationView:
+def _view(deps: IntakeDeps, innovation: Innovation, context: CycleContext, now: datetime) -> InnovationView:
     failures = check_eligibility(innovation.profile, innovation.answers, context.cycle, context.mandatory_sid, now)
-    return innovation_view(innovation, failures)
+    return innovation_view(innovation, failures, _grant(deps, innovation))
+
+
+def _grant(deps: IntakeDeps, innovation: Innovation) -> str:
+    grant = UploadGrant(innovation.id, innovation.cycle, innovation.region, innovation.agency_id)
+    return deps.grants.issue(grant, now=deps.clock().timestamp())
 
 
 def _event(event_class: type[InnovationEvent], innovation: Innovation) -> InnovationEvent:
@@ -93,7 +99,8 @@ class _LostIdempotencyRace(Exception):
     """A concurrent request with the same Idempotency-Key committed first."""
 
 
-def _replay(stored: StoredResponse | None, request_hash: str) -> Created:
+def _replay(deps: IntakeDeps, stored: StoredResponse | None, request_hash: str) -> Created:
+    """The first answer again, with a fresh upload grant (the stored one may have expired)."""
     if stored is None:  # the winner's row is gone (purged): cannot happen within a request
         raise RuntimeError("an Idempotency-Key race was lost to a request that left no response")
     if stored.request_hash != request_hash:
@@ -101,7 +108,10 @@ def _replay(stored: StoredResponse | None, request_hash: str) -> Created:
             "header.Idempotency-Key",
             "this key was already used with a different request body; use a new key for a new innovation",
         )
-    return Created(InnovationView.model_validate(stored.response), replayed=True)
+    first = stored.response
+    grant = UploadGrant(first["id"], first["cycle"], first["region"], first["agency_id"])
+    fresh = deps.grants.issue(grant, now=deps.clock().timestamp())
+    return Created(InnovationView.model_validate({**first, "upload_grant": fresh}), replayed=True)
 
 
 async def create_innovation(deps: IntakeDeps, principal: Principal, command: CreateInnovation) -> Created:
@@ -115,7 +125,7 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
         async with deps.pool.acquire() as conn, conn.transaction():
             context = await load_cycle(conn, command.cycle)
             if key is not None and (stored := await store.find_idempotent(conn, scope, key)) is not None:
-                return _replay(stored, command.request_hash)
+                return _replay(deps, stored, command.request_hash)
             if not await store.agency_exists(conn, principal.region, agency):
                 raise Forbidden(
                     f"agency {agency!r} is not registered in region {principal.region}; "
@@ -126,14 +136,14 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
             innovation = new_innovation(str(uuid7()), command.cycle, principal.region, agency, command.profile)
             saved = await store.insert_innovation(conn, innovation, principal.subject)
             await enqueue(conn, _event(InnovationCreated, saved))
-            view = _view(saved, context, now)
+            view = _view(deps, saved, context, now)
             if key is not None and not await store.remember_idempotent(
                 conn, scope, key, command.request_hash, 201, view.model_dump(mode="json")
             ):
                 raise _LostIdempotencyRace
     except _LostIdempotencyRace:  # rolled back: answer as the winner did
         async with deps.pool.acquire() as conn:
-            return _replay(await store.find_idempotent(conn, scope, key or ""), command.request_hash)
+            return _replay(deps, await store.find_idempotent(conn, scope, key or ""), command.request_hash)
     deps.wake_relay()
     log.info("innovation created", innovation=saved.id, agency=saved.agency_id)
     return Created(view, replayed=False)
@@ -150,7 +160,7 @@ async def get_innovation(deps: IntakeDeps, principal: Principal, ref: Innovation
             if looks_like_innovation_id(ref.innovation_id) else None
         )
         innovation = readable(principal, found, ref.innovation_id)
-    return _view(innovation, context, deps.clock())
+    return _view(deps, innovation, context, deps.clock())
 
 
 async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListInnovations) -> InnovationPage:
@@ -170,7 +180,7 @@ async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListIn
     return InnovationPage(
         cycle=query.cycle,
         region=principal.region,
-        items=[_view(i, context, now) for i in items],
+        items=[_view(deps, i, context, now) for i in items],
         next_after=items[-1].id if len(items) == query.limit else None,
     )
 
@@ -199,12 +209,12 @@ async def _change(
         check_version(expected_version, current.version)
         changed = change(current, context, now)
         if changed is None:  # same as stored: no new version, no event
-            return _view(current, context, now)
+            return _view(deps, current, context, now)
         saved = await store.save_innovation(conn, changed)
         await enqueue(conn, _event(event_class, saved))
     deps.wake_relay()
     log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
-    return _view(saved, context, now)
+    return _view(deps, saved, context, now)
 
 
 async def _locked(conn: Connection, ref: InnovationRef) -> Innovation | None:

@@ -17,12 +17,13 @@ import pytest
 from redis.asyncio import Redis
 
 from services.common import events as ev
+from services.common.tokens import UploadGrant, UploadGrants
 from services.evidence.app import create_app
 from services.evidence.settings import EvidenceSettings
 from tests.integration.evidence.streams import GeneratedStream, MiB
 from tests.support import events as sample
 from tests.support.infra import unique_suffix, wait_until
-from tests.support.platform import cleanup, isolated_settings, running, token
+from tests.support.platform import AUTH_SECRET, cleanup, isolated_settings, running, token
 from tests.support.s3 import S3Endpoint
 
 pytestmark = pytest.mark.integration
@@ -553,16 +554,53 @@ async def test_listing_pages_through_a_region_in_upload_order(service: Service) 
 # --------------------------------------------------------------------------- the projection
 
 
-async def test_an_innovation_not_yet_projected_gets_409_with_retry_after_then_uploads(service: Service) -> None:
-    innovation_id = f"inn-{unique_suffix()}"
-    early = await upload(service, PDF, headers=operator(), innovation=innovation_id, indicator="sid-16")
-    assert early.status_code == 409
-    assert early.headers["retry-after"] == "1"
-    assert problem_fields(early) == ["query.innovation"] and "retry" in early.json()["problems"][0]["reason"]
+def grant_for(innovation_id: str, agency: str = "dinkes", *, secret: str = AUTH_SECRET, **kw: Any) -> dict[str, str]:
+    grant = UploadGrant(innovation_id, kw.get("cycle", 2026), kw.get("region", REGION), agency)
+    return {"X-Upload-Grant": UploadGrants(secret, ttl_s=kw.get("ttl_s", 3600)).issue(grant, now=kw.get("now"))}
 
+
+async def test_an_innovation_not_yet_projected_uploads_at_once_with_its_grant(service: Service) -> None:
+    innovation_id = f"inn-{unique_suffix()}"  # intake created it; its event has not arrived here
+    with_grant = {**operator(), **grant_for(innovation_id)}
+    response = await upload(service, PDF, headers=with_grant, innovation=innovation_id, indicator="sid-16")
+    assert response.status_code == 201, response.text
+    assert response.json()["innovation"] == innovation_id and response.json()["agency"] == "dinkes"
+    # Once the event arrives, the projection answers without a grant.
     await service.innovation("dinkes", innovation_id=innovation_id)
     later = await upload(service, PDF, headers=operator(), innovation=innovation_id, indicator="sid-16")
     assert later.status_code == 201, later.text
+
+
+async def test_unknown_and_foreign_innovations_get_one_answer(service: Service) -> None:
+    """No existence oracle: another agency's innovation, one that does not exist, and grants
+    that do not fit are answered word for word alike (but for the id)."""
+    foreign = await service.innovation("disdik")
+    unknown = f"inn-{unique_suffix()}"
+
+    async def refusal(innovation_id: str, **grant: Any) -> tuple[int, dict]:
+        headers = {**operator(), **(grant_for(innovation_id, **grant) if grant else {})}
+        response = await upload(service, PDF, headers=headers, innovation=innovation_id, indicator="sid-16")
+        return response.status_code, response.json()
+
+    for innovation_id, grant in [
+        (foreign, {}),
+        (unknown, {}),
+        (unknown, {"agency": "disdik"}),  # a grant of another agency's innovation
+        (unknown, {"secret": "not-the-platform-secret-" * 3}),  # forged
+        (unknown, {"ttl_s": 60, "now": 1_000_000}),  # expired long ago
+    ]:
+        status, body = await refusal(innovation_id, **grant)
+        assert (status, body) == (404, {"error": "not_found", "reason": f"innovation {innovation_id} not found"})
+    # A grant for one innovation does not open another.
+    wrong = {**operator(), **grant_for(f"inn-{unique_suffix()}")}
+    response = await upload(service, PDF, headers=wrong, innovation=unknown, indicator="sid-16")
+    assert response.status_code == 404
+    # Listing: unknown and foreign alike.
+    for innovation_id in (foreign, unknown):
+        listed = await service.client.get(
+            "/v1/evidence", params={"cycle": 2026, "innovation": innovation_id}, headers=operator()
+        )
+        assert listed.status_code == 404 and listed.json()["reason"] == f"innovation {innovation_id} not found"
 
 
 async def test_the_projection_keeps_the_newest_version_whatever_the_order(service: Service) -> None:

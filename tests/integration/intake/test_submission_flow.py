@@ -9,7 +9,8 @@ import asyncio
 import pytest
 
 from services.common import events as ev
-from tests.support.platform import token
+from services.common.tokens import UploadGrant, UploadGrants
+from tests.support.platform import AUTH_SECRET, token
 
 from .helpers import (
     ADMIN,
@@ -27,6 +28,7 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.integration
+GRANTS = UploadGrants(AUTH_SECRET)
 
 
 async def test_create_answer_submit_withdraw_publishes_the_new_state_in_order(app, client, redis, settings):
@@ -116,7 +118,9 @@ async def test_the_same_idempotency_key_and_body_replays_the_first_response(app,
     reordered = dict(reversed(list(eligible_body().items())))
     second = await client.post("/v1/cycles/2026/innovations", json=reordered, headers=headers)
     assert first.status_code == second.status_code == 201
-    assert second.json() == first.json()
+    # The first answer again; only its upload grant is fresh (the stored one may have expired).
+    assert {**second.json(), "upload_grant": None} == {**first.json(), "upload_grant": None}
+    assert GRANTS.verify(second.json()["upload_grant"]) == GRANTS.verify(first.json()["upload_grant"])
     assert second.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert second.headers["ETag"] == first.headers["ETag"] == '"1"'
 
@@ -274,3 +278,13 @@ async def test_lists_show_what_the_caller_may_see(app, client):
     assert [i["id"] for i in page["items"] + rest["items"]] == sorted([mine["id"], theirs["id"]])
     elsewhere = (await client.get(url, headers=token("region_admin", "62.01"))).json()
     assert elsewhere["items"] == [] and elsewhere["region"] == "62.01"
+
+
+async def test_every_innovation_answer_carries_an_upload_grant_for_it(app, client):
+    await register_agency(client, "dinkes")
+    created = await create_innovation(client)
+    read = (await client.get(f"/v1/cycles/2026/innovations/{created['id']}", headers=ADMIN)).json()
+    listed = (await client.get("/v1/cycles/2026/innovations", headers=OPERATOR)).json()["items"]
+    expected = UploadGrant(created["id"], 2026, REGION, "dinkes")
+    for answer in (created, read, *listed):
+        assert GRANTS.verify(answer["upload_grant"]) == expected
