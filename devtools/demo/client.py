@@ -1,5 +1,5 @@
 """The demo's HTTP client: every call as a person (`Actor`) with a signed token, one
-correlation id per step."""
+correlation id per step, and transient failures retried (`RetryPolicy`)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,13 @@ from typing import Any
 
 import httpx
 
-from devtools.demo.data import CYCLE, AgencyKind
+from devtools.demo.data import CYCLE, DEMO_SUBJECT_PREFIX, AgencyKind
 from devtools.demo.files import EvidenceUpload
 from devtools.demo.planner import Verdict
+from services.common.logging import get_logger
 from services.common.tokens import issue_token
 
-# Seeding and steps retry an upload this long while the evidence service has not yet seen
-# a just-created innovation (it answers 409 with Retry-After until its projection catches up).
-PROJECTION_WAIT_S = 30.0
-PROJECTION_POLL_S = 0.25
-
+log = get_logger("devtools.demo")
 
 # The X-Correlation-ID of the requests of the current step. The services put it on every
 # event the step causes, score.updated included, so a step can be followed through the logs
@@ -47,6 +44,11 @@ class Actor:
     def __str__(self) -> str:
         return f"operator {self.agency}" if self.agency else self.role.replace("_", " ")
 
+    @property
+    def subject(self) -> str:
+        """The subject of its tokens, which says the demo acted (evidence's `uploaded_by`)."""
+        return f"{DEMO_SUBJECT_PREFIX}{self.role}:{self.region}" + (f":{self.agency}" if self.agency else "")
+
 
 class DemoStopped(Exception):
     """The server is shutting down: the demo stops between two requests."""
@@ -59,25 +61,104 @@ class DemoRequestError(Exception):
         self.status_code = response.status_code
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how soon a request that failed for a passing reason is tried again: up
+    to `attempts` tries; in between, the server's Retry-After where it sent one, else
+    `first_delay_s` doubling with each try; never longer than `max_delay_s`, so that a
+    server asking for minutes cannot stall a region's seeding."""
+
+    attempts: int = 8
+    first_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+
+    def delay_s(self, failed_attempt: int, retry_after_s: float | None) -> float:
+        """Seconds to wait after try number `failed_attempt` (from 1) failed."""
+        wanted = self.first_delay_s * 2 ** (failed_attempt - 1) if retry_after_s is None else retry_after_s
+        return min(wanted, self.max_delay_s)
+
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+def is_transient(response: httpx.Response) -> bool:
+    """A failure that passes by itself: overloaded or unavailable (429, 503), or a conflict
+    the server says to retry (409 with Retry-After: the evidence service has not yet heard of
+    a just-created innovation). Any other 409 is a real conflict; other 4xx never pass."""
+    if response.status_code in (429, 503):
+        return True
+    return response.status_code == 409 and "Retry-After" in response.headers
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """The response's Retry-After in seconds (the platform sends seconds; a date, which it
+    never sends, counts as absent and the backoff applies)."""
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TransientFailure:
+    """One try that failed for a passing reason; `error` is raised when the tries run out."""
+
+    error: Exception
+    retry_after_s: float | None = None
+
+    def __str__(self) -> str:
+        if isinstance(self.error, DemoRequestError):
+            return str(self.error)
+        return f"{type(self.error).__name__}: {self.error}".rstrip(": ")
+
+
 class DemoApi:
     """The demo's calls to the public API. A fresh token per request (they are cheap and
     expire after 12 h, and the demo may run for days)."""
 
-    def __init__(self, client: httpx.AsyncClient, secret: str, stopping: asyncio.Event) -> None:
+    def __init__(self, client: httpx.AsyncClient, secret: str, stopping: asyncio.Event,
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
         self.client = client
         self.secret = secret
         self.stopping = stopping
+        self.retry = retry
 
     async def call(self, actor: Actor, method: str, path: str, *, expect: Sequence[int] = (200,),
                    headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+        """The response, if its status is in `expect`. A transient failure (`is_transient`, a
+        connection error, a timeout) is tried again as `self.retry` says, each retry logged;
+        any other status raises DemoRequestError at once."""
+        request = f"{method} {path}"
+        attempt = 1
+        while True:
+            outcome = await self._try_once(actor, method, path, expect, headers or {}, kwargs)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            if attempt >= self.retry.attempts:
+                log.error("demo request failed; giving up", request=request, failure=str(outcome), attempts=attempt)
+                raise outcome.error
+            delay_s = self.retry.delay_s(attempt, outcome.retry_after_s)
+            log.warning("demo request failed; retrying", request=request, failure=str(outcome), attempt=attempt,
+                        max_attempts=self.retry.attempts, retry_in_s=round(delay_s, 3))
+            await self.pause(delay_s)
+            attempt += 1
+
+    async def _try_once(self, actor: Actor, method: str, path: str, expect: Sequence[int], headers: dict[str, str],
+                        kwargs: dict[str, Any]) -> httpx.Response | TransientFailure:
         if self.stopping.is_set():
             raise DemoStopped
-        token = issue_token(self.secret, actor.role, actor.region, actor.agency)  # type: ignore[arg-type]
-        all_headers = {"Authorization": f"Bearer {token}", "X-Correlation-ID": _step_id.get(), **(headers or {})}
-        response = await self.client.request(method, path, headers=all_headers, **kwargs)
-        if response.status_code not in expect:
+        token = issue_token(self.secret, actor.role, actor.region, actor.agency,  # type: ignore[arg-type]
+                            subject=actor.subject)
+        all_headers = {"Authorization": f"Bearer {token}", "X-Correlation-ID": _step_id.get(), **headers}
+        try:
+            response = await self.client.request(method, path, headers=all_headers, **kwargs)
+        except httpx.TransportError as error:  # refused or reset connections, timeouts
+            return TransientFailure(error)
+        if response.status_code in expect:
+            return response
+        if not is_transient(response):
             raise DemoRequestError(response)
-        return response
+        return TransientFailure(DemoRequestError(response), retry_after_s(response))
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake (and stop) at once on shutdown."""
@@ -149,26 +230,22 @@ class DemoApi:
     # --- evidence ----------------------------------------------------------------------
 
     async def upload(self, actor: Actor, indicator: str, upload: EvidenceUpload, *,
-                     innovation_id: str | None = None, region: str | None = None) -> dict[str, Any]:
-        """Upload one file or link for a SID answer (innovation_id) or an SPD answer (region).
-        A just-created innovation may not be known to the evidence service yet (409 with
-        Retry-After until its projection catches up): retry for a while."""
+                     innovation: dict[str, Any] | None = None, region: str | None = None) -> dict[str, Any]:
+        """Upload one file or link for a SID answer (innovation) or an SPD answer (region).
+        The innovation's upload grant, where intake hands one out, lets the evidence of a
+        just-created innovation in before the evidence service has heard of it."""
         params = {"cycle": CYCLE, "indicator": indicator,
-                  **({"innovation": innovation_id} if innovation_id else {"region": region})}
+                  **({"innovation": innovation["id"]} if innovation else {"region": region})}
+        grant = innovation.get("upload_grant") if innovation else None
+        headers = {"X-Upload-Grant": grant} if grant else {}
         if upload.link is not None:
             body: dict[str, Any] = {"json": {"link": upload.link}}
         else:
-            body = {"content": upload.content, "headers": {"Content-Type": "application/octet-stream"}}
-        deadline = asyncio.get_running_loop().time() + PROJECTION_WAIT_S
-        while True:
-            try:
-                return (await self.call(actor, "POST", "/evidence/v1/evidence", params=params,
-                                        expect=(201,), **body)).json()
-            except DemoRequestError as error:
-                if error.status_code != 409 or asyncio.get_running_loop().time() > deadline:
-                    raise
-            # Retry-After says 1 s; polling faster keeps seeding quick and costs one cheap query.
-            await self.pause(PROJECTION_POLL_S)
+            body = {"content": upload.content}
+            headers["Content-Type"] = "application/octet-stream"
+        response = await self.call(actor, "POST", "/evidence/v1/evidence", params=params, expect=(201,),
+                                   headers=headers, **body)
+        return response.json()
 
     async def evidence(self, region: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []

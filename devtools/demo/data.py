@@ -29,11 +29,29 @@ class Idea:
     beneficiaries: str
 
 
+# Every agency the demo registers has an id starting with this, which a person registering an
+# agency would not choose ("dinkes", not "demo-dinkes"): it is how the demo tells its own
+# agencies, and so its own innovations, from those of people working in the same regions.
+DEMO_AGENCY_PREFIX = "demo-"
+# The demo's tokens carry subjects starting with this; the evidence service records the
+# subject as `uploaded_by`, so the demo's verifier decides only the evidence the demo uploaded.
+DEMO_SUBJECT_PREFIX = "inovasi-demo:"
+
+
+def is_demo_agency(agency_id: str) -> bool:
+    return agency_id.startswith(DEMO_AGENCY_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class AgencyKind:
-    id: str  # the slug operators' tokens carry
+    slug: str  # the kind of agency ("dinkes"), the same in every region
     name: str
     ideas: tuple[Idea, ...]
+
+    @property
+    def id(self) -> str:
+        """The id the demo registers it under, which its operators' tokens carry."""
+        return DEMO_AGENCY_PREFIX + self.slug
 
 
 AGENCY_KINDS: tuple[AgencyKind, ...] = (
@@ -237,11 +255,11 @@ AGENCY_KINDS: tuple[AgencyKind, ...] = (
              "pelaku usaha mikro, kecil dan menengah"),
     )),
 )
-AGENCY_BY_ID = {kind.id: kind for kind in AGENCY_KINDS}
+AGENCY_BY_SLUG = {kind.slug: kind for kind in AGENCY_KINDS}
 # The home region gets the planner and the four agencies of basic services, so that once
 # enough of their evidence is verified the region covers the five basic services the SJI needs.
 HOME_AGENCIES = ("bapperinda", "dinkes", "disdik", "dinsos", "dpuprkp")
-WELCOME_OPERATOR_AGENCY = "dinkes"  # the printed operator token is of this home agency
+WELCOME_OPERATOR_AGENCY = AGENCY_BY_SLUG["dinkes"].id  # the printed operator token is of this home agency
 
 REJECTION_REASONS: tuple[str, ...] = (
     "Dokumen belum ditandatangani dan belum bernomor; unggah dokumen yang sudah ditetapkan.",

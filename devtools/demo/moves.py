@@ -1,5 +1,5 @@
-"""Keeping it moving: the state of a region read back through the API, and the plausible
-steps its people would take next, one at a time."""
+"""Keeping it moving: the demo's share of a region read back through the API, and the
+plausible steps its people would take next, one at a time."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 from devtools.demo.client import Actor, DemoApi
-from devtools.demo.data import MAX_LEVEL, RECHECK_REASON, SID_INDICATORS
+from devtools.demo.data import DEMO_SUBJECT_PREFIX, MAX_LEVEL, RECHECK_REASON, SID_INDICATORS, is_demo_agency
 from devtools.demo.files import evidence_for
 from devtools.demo.planner import Verdict, rejection_reason
 from services.common.data.regions import RegionInfo
@@ -29,7 +29,10 @@ class Move:
 
 @dataclass
 class RegionState:
-    """A region as its admin and verifier read it through the API, before a step."""
+    """A region as its admin and verifier read it through the API, before a step, narrowed
+    to the demo's share: the innovations of the demo's own agencies and their evidence, and
+    the region's SPD answers and evidence. What people created in the region (their agencies'
+    innovations and the evidence for them) is dropped here, so no move can touch it."""
 
     info: RegionInfo
     innovations: list[dict[str, Any]]
@@ -38,6 +41,9 @@ class RegionState:
     _best: dict[tuple[str | None, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.innovations = [i for i in self.innovations if is_demo_agency(i["agency_id"])]
+        own = {i["id"] for i in self.innovations}
+        self.evidence = [e for e in self.evidence if e["innovation"] is None or e["innovation"] in own]
         # An answer's evidence counts at its best item: one accepted document is enough.
         for item in self.evidence:
             key = (item["innovation"], item["indicator"])
@@ -71,9 +77,18 @@ class RegionState:
         items = [e for e in self.evidence if e["state"] == evidence_state]
         return sorted(items, key=lambda e: (label(e), e["indicator"], e["uploaded_at"]))
 
+    def to_decide(self, evidence_state: str) -> list[dict[str, Any]]:
+        """`evidence_in_order`, of the items the demo uploaded: the SPD evidence a person
+        uploaded as the region's admin is for that person's verifier."""
+        return [e for e in self.evidence_in_order(evidence_state) if uploaded_by_demo(e)]
+
     def was_rejected(self, innovation_id: str | None, indicator: str) -> bool:
         return any(e["state"] == "rejected" and e["innovation"] == innovation_id and e["indicator"] == indicator
                    for e in self.evidence)
+
+
+def uploaded_by_demo(item: dict[str, Any]) -> bool:
+    return str(item["uploaded_by"]).startswith(DEMO_SUBJECT_PREFIX)
 
 
 async def read_region(api: DemoApi, info: RegionInfo) -> RegionState:
@@ -123,7 +138,7 @@ class MovePlanner:
                 version: int) -> Callable[[], Awaitable[object]]:
         subject = innovation["name"] if innovation else state.info.name
         upload = evidence_for(indicator, region=state.info, subject=subject, version=version)
-        return lambda: self.api.upload(actor, indicator, upload, innovation_id=innovation["id"] if innovation else None,
+        return lambda: self.api.upload(actor, indicator, upload, innovation=innovation,
                                        region=None if innovation else state.info.code)
 
     def _owner(self, state: RegionState, innovation: dict[str, Any] | None) -> Actor:
@@ -137,7 +152,7 @@ class MovePlanner:
         """A verifier decides a pending item of a submitted innovation or of the SPD."""
         moves = []
         verifier = Actor("verifier", state.info.code)
-        for item in state.evidence_in_order("pending"):
+        for item in state.to_decide("pending"):
             innovation = state.innovation(item["innovation"])
             if innovation is not None and innovation["status"] != "submitted":
                 continue  # verifiers check submitted innovations
@@ -243,7 +258,7 @@ class MovePlanner:
         return [
             Move(verifier, f"re-checked {e['indicator']} of {self._label(state, e['innovation'])} and rejected it",
                  partial(self.api.decide, state.info.code, e["id"], Verdict("rejected", RECHECK_REASON)))
-            for e in state.evidence_in_order("accepted")
+            for e in state.to_decide("accepted")
         ]
 
     def _answer_with_evidence(self, state: RegionState, operator: Actor, innovation: dict[str, Any], indicator: str,

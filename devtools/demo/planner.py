@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from devtools.demo.data import (
-    AGENCY_BY_ID,
+    AGENCY_BY_SLUG,
     AGENCY_KINDS,
     HOME_AGENCIES,
     IMAGE_REJECTION,
@@ -97,7 +97,7 @@ def plan_region(info: RegionInfo, seed: int, *, is_home: bool) -> PlannedRegion:
     # how many others there are.
     rng = random.Random(f"{seed}:{info.code}")
     if is_home:
-        agencies = tuple(AGENCY_BY_ID[a] for a in HOME_AGENCIES)
+        agencies = tuple(AGENCY_BY_SLUG[slug] for slug in HOME_AGENCIES)
     else:
         agencies = tuple(sorted(rng.sample(AGENCY_KINDS, rng.randint(3, 4)), key=lambda a: a.id))
     innovations: list[PlannedInnovation] = []
@@ -108,7 +108,7 @@ def plan_region(info: RegionInfo, seed: int, *, is_home: bool) -> PlannedRegion:
         ideas = agency.ideas[:count] if is_home else rng.sample(agency.ideas, count)
         for number, idea in enumerate(ideas, start=1):
             first_of_region = not innovations
-            innovations.append(plan_innovation(rng, info, agency, idea, f"demo-{seed}-{agency.id}-{number}",
+            innovations.append(plan_innovation(rng, info, agency, idea, f"demo-{seed}-{agency.slug}-{number}",
                                                sure_to_count=first_of_region))
     spd_answers, spd_evidence = plan_spd(rng)
     return PlannedRegion(info, agencies, tuple(innovations), spd_answers, spd_evidence)

@@ -15,7 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devtools.demo.client import Actor, DemoApi, DemoStopped, _step_id, step
-from devtools.demo.data import CYCLE, WELCOME_OPERATOR_AGENCY
+from devtools.demo.data import CYCLE, WELCOME_OPERATOR_AGENCY, is_demo_agency
 from devtools.demo.files import evidence_for
 from devtools.demo.moves import MovePlanner, read_region
 from devtools.demo.planner import PlannedInnovation, PlannedRegion, Verdict, demo_regions, plan_demo
@@ -43,14 +43,15 @@ class DemoSettings(BaseSettings):
 
 
 async def seed_regions(api: DemoApi, plan: Sequence[PlannedRegion]) -> list[str]:
-    """Seed every planned region that has no agency yet (concurrently: the regions are
-    independent); the codes of those seeded now. A region that fails is logged and skipped."""
+    """Seed every planned region that has none of the demo's agencies yet (concurrently: the
+    regions are independent); the codes of those seeded now. Agencies people registered do
+    not count. A region that fails (after its requests' retries) is logged and skipped."""
 
     async def one(planned: PlannedRegion) -> str | None:
         with step(f"demo-seed-{planned.code}"):
             try:
-                if await api.agencies(planned.code):
-                    log.info("demo region already has agencies: not seeded again", region=planned.code)
+                if any(is_demo_agency(agency["id"]) for agency in await api.agencies(planned.code)):
+                    log.info("demo region already has the demo's agencies: not seeded again", region=planned.code)
                     return None
                 await seed_region(api, planned)
                 return planned.code
@@ -105,7 +106,7 @@ async def seed_innovation(api: DemoApi, region: RegionInfo, planned: PlannedInno
     decisions = []
     for indicator, verdict in planned.evidence.items():
         upload = evidence_for(indicator, region=region, subject=planned.profile["name"])
-        item = await api.upload(operator, indicator, upload, innovation_id=innovation["id"])
+        item = await api.upload(operator, indicator, upload, innovation=innovation)
         if verdict is not None:
             decisions.append((item["id"], verdict))
     if planned.submit:

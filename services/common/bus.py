@@ -9,10 +9,11 @@ For each subscribed (stream, group) there are two FastStream subscribers in the 
   * a reclaimer (`min_idle_time`: XAUTOCLAIM only) for entries left pending by a failed
     handler or a dead process. FastStream never re-delivers a failed entry by itself.
 The reclaimer reads a reclaimed entry's delivery count; when the handler fails on the
-`max_deliveries`-th delivery or later, the entry moves to `<stream>.dlq` — unless the failure
-was PostgreSQL being unreachable: an outage is not a poison message, and the entries it made
-fail are handled once it is over, however often they were delivered meanwhile. Entries that
-are not events of the contract go to the DLQ at once.
+`max_deliveries`-th delivery or later, the entry moves to `<stream>.dlq`. An outage is not a
+poison message: a handler that failed because PostgreSQL was unreachable is run again as soon
+as PostgreSQL answers (asked every OUTAGE_POLL_S), holding its subscriber meanwhile, and such
+failures never dead-letter an entry. Entries that are not events of the contract go to the
+DLQ at once.
 
 Handling = one PostgreSQL transaction: inbox check (`first_delivery`), then the handler if the
 event is new; XACK only after commit. A failure rolls back and leaves the entry pending.
@@ -23,6 +24,7 @@ existing group makes FastStream spin without reading new entries.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -65,6 +67,7 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
+OUTAGE_POLL_S = 0.25  # how often a handler waiting out an outage asks PostgreSQL again
 
 Handler = Callable[[Envelope, Connection], Awaitable[None]]
 
@@ -177,6 +180,7 @@ class EventConsumer:
             log_level=logging.DEBUG,
         )
         self.subscriptions: list[Subscription] = []
+        self._stopping = False
 
     # --- registration -------------------------------------------------------------------
 
@@ -244,6 +248,7 @@ class EventConsumer:
     # --- lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
         for sub in self.subscriptions:
             key = self.settings.stream(sub.stream)
             await ensure_group(self.redis, key, sub.group)
@@ -258,6 +263,7 @@ class EventConsumer:
         ])
 
     async def stop(self) -> None:
+        self._stopping = True  # handlers waiting out an outage give up; their entries stay pending
         await self.broker.stop()  # waits for in-flight handlers, up to graceful_timeout
         if self._owns_redis:
             await self.redis.aclose()
@@ -291,13 +297,14 @@ class EventConsumer:
                 return
             with bind_event(event, delivery=deliveries):
                 error = await self._handle(sub, msg, event)
+                while error is not None and await self._during_outage(error):
+                    # An outage is not a poison message: handle the entry again as soon as
+                    # PostgreSQL answers, rather than after the reclaimer's idle time.
+                    log.warning("database unreachable: handling again as soon as it answers")
+                    if not await self._database_back():
+                        return  # stopping: the entry stays pending for the reclaimer
+                    error = await self._handle(sub, msg, event)
                 if error is None or deliveries < self.settings.max_deliveries:
-                    return
-                # The cap counts deliveries, and an outage delivers (and fails) an entry many
-                # times: dead-letter only when this attempt failed with PostgreSQL answering.
-                if _is_outage(error) or not await self._database_reachable():
-                    log.warning("database unreachable: entry left pending, not dead-lettered",
-                                deliveries=deliveries)
                     return
                 await self._dead_letter(
                     sub, entry_id, fields, deliveries, "max_deliveries",
@@ -362,6 +369,17 @@ class EventConsumer:
             event_id=_text(fields.get(b"event_id", b"")),
             event_type=_text(fields.get(b"type", b"")),
         )
+
+    async def _during_outage(self, error: Exception) -> bool:
+        return _is_outage(error) or not await self._database_reachable()
+
+    async def _database_back(self) -> bool:
+        """Wait until PostgreSQL answers (True), or until the consumer stops (False)."""
+        while not self._stopping:
+            await asyncio.sleep(OUTAGE_POLL_S)
+            if await self._database_reachable():
+                return True
+        return False
 
     async def _database_reachable(self) -> bool:
         try:

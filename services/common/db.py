@@ -57,6 +57,28 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+# What a query raises when PostgreSQL cannot be reached (down, restarting, refusing
+# connections, a connection cut midway, no connection free in time) — as opposed to a query
+# that PostgreSQL answered with an error.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class BoundedPool(asyncpg.Pool):
+    """A pool whose `acquire()` gives up after `acquire_timeout` unless told otherwise: with
+    PostgreSQL down, a request learns so within seconds instead of queueing for ever."""
+
+    acquire_timeout: float | None = None
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=timeout if timeout is not None else self.acquire_timeout)
+
+
 async def create_pool(
     dsn: str,
     schema: str | None = None,
@@ -64,6 +86,8 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float | None = 30.0,
+    connect_timeout: float = 60.0,
+    acquire_timeout: float | None = None,
     **kwargs: Any,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb and, given `schema`, resolve names in it.
@@ -74,16 +98,23 @@ async def create_pool(
     server_settings = dict(kwargs.pop("server_settings", {}) or {})
     if schema is not None:
         server_settings["search_path"] = check_schema_name(schema)
-    pool = await asyncpg.create_pool(
+    pool = BoundedPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,  # asyncpg's defaults
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         command_timeout=command_timeout,
+        timeout=connect_timeout,
         init=_init_connection,
         server_settings=server_settings,
         **kwargs,
     )
-    assert pool is not None
+    pool.acquire_timeout = acquire_timeout
+    await pool
     return pool
 
 
@@ -95,6 +126,8 @@ async def pool_from_settings(settings: Settings, service: str) -> asyncpg.Pool:
         min_size=settings.pg_pool_min,
         max_size=settings.pg_pool_max,
         command_timeout=settings.pg_command_timeout_s,
+        connect_timeout=settings.pg_connect_timeout_s,
+        acquire_timeout=settings.pg_acquire_timeout_s,
     )
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.db import OUTAGE_ERRORS
 from services.common.errors import (
     Conflict,
     DomainError,
@@ -34,12 +35,14 @@ from services.common.errors import (
     UnsupportedContent,
 )
 from services.common.health import Check, health_router
-from services.common.logging import CorrelationIdMiddleware
+from services.common.logging import CorrelationIdMiddleware, get_logger
 from services.common.principal import Principal, Role, require_role
 from services.common.tokens import TokenError, verify_token
 
 if TYPE_CHECKING:
     from services.common.service import ServiceRuntime
+
+log = get_logger(__name__)
 
 # The one mapping from domain errors to HTTP statuses (the most specific class wins).
 HTTP_STATUS: Mapping[type[DomainError], int] = {
@@ -78,10 +81,22 @@ def _location(loc: Iterable[Any]) -> str:
     return out
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, retry_after_s: int = 2) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, Unavailable) and exc.retry_after_s is None:
+            exc.retry_after_s = retry_after_s
         return error_response(exc)
+
+    async def _outage(_request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL unreachable (down, restarting, no connection free in time): nothing was
+        # changed, since every write is one transaction; the client may simply try again.
+        log.warning("request failed: a server is unreachable", error=repr(exc))
+        reason = "a server this request needs is unreachable; nothing was changed, try again shortly"
+        return error_response(Unavailable(reason=reason, retry_after_s=retry_after_s))
+
+    for error in OUTAGE_ERRORS:
+        app.add_exception_handler(error, _outage)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -172,7 +187,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.auth_secret = secret
-    install_error_handlers(app)
+    install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
     app.add_middleware(CorrelationIdMiddleware)
     app.include_router(health_router(_RuntimeChecks(runtime)))
     for router in routers:

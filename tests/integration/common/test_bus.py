@@ -4,6 +4,7 @@ dead letters, replay and graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import asyncpg
@@ -320,21 +321,27 @@ async def test_dlq_replay_all_and_unknown_id(settings: Settings, redis: Redis) -
 async def test_pg_outage_does_not_dead_letter(
     settings: Settings, pool: asyncpg.Pool, redis: Redis, handled_table: str
 ) -> None:
-    """Past the cap but with PostgreSQL unreachable, the entry stays pending (an outage is
-    not a poison message)."""
+    """With PostgreSQL unreachable the entry stays pending, whatever the cap (an outage is not
+    a poison message): its handler waits for PostgreSQL instead of being delivered again and
+    again, and stopping the consumer leaves the entry for the reclaimer."""
     dead_pool = await asyncpg.create_pool("postgresql://root@127.0.0.1:1/postgres", min_size=0)
-    consumer = EventConsumer(settings, service="svc", pool=dead_pool)
+    strict = settings.model_copy(update={"max_deliveries": 1})  # any failure would dead-letter
+    consumer = EventConsumer(strict, service="svc", pool=dead_pool)
     consumer.subscribe(INTAKE, record)
     key = settings.stream(INTAKE)
     await publish(settings, pool, redis, [samples.innovation()])
     await consumer.start()
     try:
-        await wait_until(lambda: _delivered_at_least(redis, key, settings.max_deliveries + 2), timeout=10)
+        await wait_until(lambda: _delivered_at_least(redis, key, 1), timeout=10)
+        await asyncio.sleep(10 * settings.reclaim_idle_ms / 1000)  # many reclaim periods
         assert await dlq_list(redis, key) == []
         assert await pending(redis, key) == 1
+        # Waiting, not spinning: the reclaimer took it once at most, then waits too.
+        assert not await _delivered_at_least(redis, key, 3)
     finally:
         await consumer.stop()
         await dead_pool.close()
+    assert await pending(redis, key) == 1
 
 
 async def _delivered_at_least(redis: Redis, key: str, n: int) -> bool:
@@ -411,7 +418,9 @@ async def test_entries_failed_during_a_long_pg_outage_are_handled_when_it_is_ove
     async with pool.acquire() as conn:
         await conn.execute("CREATE TABLE handled (event_id uuid PRIMARY KEY, type text, subject text, "
                            "at timestamptz DEFAULT clock_timestamp())")
-    consumer = EventConsumer(settings, service="svc", pool=pool)
+    # A reclaimer that would take a minute: what is handled sooner was not left to it.
+    slow_reclaim = settings.model_copy(update={"reclaim_idle_ms": 60_000})
+    consumer = EventConsumer(slow_reclaim, service="svc", pool=pool)
     consumer.subscribe(INTAKE, record)
     key = settings.stream(INTAKE)
     await consumer.start()
@@ -419,11 +428,15 @@ async def test_entries_failed_during_a_long_pg_outage_are_handled_when_it_is_ove
         postgres.stop()
         for k in range(3):
             await redis.xadd(key, ev.to_entry(samples.innovation(innovation_id=f"during-{k}")))
-        await wait_until(lambda: _delivered_at_least(redis, key, settings.max_deliveries + 2), timeout=20)
+        await wait_until(lambda: _delivered_at_least(redis, key, 1), timeout=20)
+        await asyncio.sleep(1.5)  # an outage of a while
         assert await dlq_list(redis, key) == []
         postgres.start()
+        restarted = time.monotonic()
         await wait_until(lambda: _has(pool, ["during-0", "during-1", "during-2"]), timeout=30)
         await wait_until(lambda: _pending_is(redis, key, 0), timeout=10)
+        # Handled as soon as PostgreSQL answered, not after a reclaimer's idle time.
+        assert time.monotonic() - restarted < 2.0
         assert await dlq_list(redis, key) == []
     finally:
         await consumer.stop()
