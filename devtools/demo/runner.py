@@ -15,7 +15,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from devtools.demo.client import Actor, DemoApi, DemoStopped, _step_id, step
-from devtools.demo.data import CYCLE, WELCOME_OPERATOR_AGENCY, is_demo_agency
+from devtools.demo.data import CYCLE, DEMO_AGENCY_PREFIX, WELCOME_OPERATOR_AGENCY, is_demo_agency
 from devtools.demo.files import evidence_for
 from devtools.demo.moves import MovePlanner, read_region
 from devtools.demo.planner import PlannedInnovation, PlannedRegion, Verdict, demo_regions, plan_demo
@@ -242,7 +242,8 @@ def welcome_text(base_url: str, secret: str, region: str, newly_seeded: Sequence
     lines = [
         "",
         f"inovasi demo: {seeded}; one step every {interval_s:g} s from now on.",
-        f"Tokens for region {region} (12 h; the operator is of agency '{home}'):",
+        f"It acts only on its own agencies (ids starting with '{DEMO_AGENCY_PREFIX}') and their innovations.",
+        f"Tokens for region {region} (12 h; the operator is of the demo's agency '{home}'):",
         "",
         *(f"  export {name}={value}" for name, value in tokens.items()),
         "",

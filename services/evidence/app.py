@@ -31,6 +31,8 @@ def object_store_settings(settings: EvidenceSettings) -> ObjectStoreSettings:
         secret_key=settings.s3_secret_key.get_secret_value(),
         bucket=settings.s3_bucket,
         region=settings.s3_region,
+        connect_timeout=settings.s3_connect_timeout_s,
+        read_timeout=settings.s3_read_timeout_s,
         chunk_timeout=settings.evidence_upload_stall_timeout_s,
         max_concurrent_uploads=settings.evidence_max_concurrent_uploads,
         public_endpoint_url=settings.evidence_public_s3_url or None,

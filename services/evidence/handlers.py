@@ -36,7 +36,13 @@ from services.common.principal import Principal
 from services.common.tokens import TokenError
 from services.evidence.adapters import evidence_store
 from services.evidence.adapters.evidence_store import EvidenceRecord, KnownInnovation, NewEvidence, StoredContent
-from services.evidence.adapters.object_store import STORAGE_ERRORS, UploadStalled, UploadTooLarge, peek
+from services.evidence.adapters.object_store import (
+    STORAGE_ERRORS,
+    UploadStalled,
+    UploadTooLarge,
+    is_missing_bucket,
+    peek,
+)
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain import rules
 from services.evidence.domain.commands import DecideEvidence, EvidenceRef, ListEvidence, UploadEvidence
@@ -191,8 +197,10 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
         raise _too_large(limit) from None
     except UploadStalled as stalled:
         raise InputStalled.at("body", str(stalled)) from None
-    except STORAGE_ERRORS:
+    except STORAGE_ERRORS as error:
         log.exception("object storage failed during an upload")
+        if is_missing_bucket(error):
+            await _recreate_bucket(deps)
         raise _storage_unavailable() from None
     return StoredContent(
         kind=verdict.kind,
@@ -201,6 +209,15 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
         sha256=stored.sha256,
         object_key=key,
     )
+
+
+async def _recreate_bucket(deps: EvidenceDeps) -> None:
+    """The storage server lost the bucket: make it again, so that the client's retry lands."""
+    try:
+        await deps.objects.ensure_bucket()
+        log.warning("evidence bucket was missing and is created again", bucket=deps.objects.bucket)
+    except STORAGE_ERRORS:
+        log.exception("the missing evidence bucket could not be created again")
 
 
 async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> EvidenceRecord:

@@ -78,6 +78,11 @@ class UploadStalled(ObjectStoreError):
         self.seconds = seconds
 
 
+def is_missing_bucket(error: BaseException) -> bool:
+    """The storage server has lost the bucket (recreate it with `ensure_bucket`)."""
+    return isinstance(error, S3Error) and error.code == "NoSuchBucket"
+
+
 class ObjectNotFound(ObjectStoreError):
     def __init__(self, key: str) -> None:
         super().__init__(f"no object with key {key!r}")
@@ -137,8 +142,10 @@ class ObjectStore:
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             # One connection per thread that can use it, so no thread waits for a socket.
             maxsize=settings.max_concurrent_uploads + settings.max_concurrent_calls,
+            # A server error or a refused connection is tried again once or twice; a read that
+            # timed out is not (the storage server hangs: the caller should hear so in time).
             retries=urllib3.Retry(
-                total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
+                total=2, connect=1, read=0, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
             ),
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),

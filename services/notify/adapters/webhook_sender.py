@@ -1,13 +1,20 @@
 """POSTs one signed webhook and reports what happened, never raising for the receiver's
-failures (they are the delivery log's business, not an exception)."""
+failures (they are the delivery log's business, not an exception).
+
+Each attempt resolves the URL's host once and connects only to an address of that answer:
+the URL handed to httpx names the IP address, while the Host header and TLS (SNI and the
+certificate check) keep the host name. httpx never resolves the name itself, so a DNS
+answer that changes after the check (DNS rebinding) cannot redirect the request."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -35,9 +42,9 @@ class TargetRefused(Exception):
 
 
 class WebhookSender:
-    """`allow_private_targets` False (production): before each attempt the URL's host is
-    resolved, and the attempt fails permanently, unsent, if any address it resolves to is
-    not public (see domain/subscriptions.py)."""
+    """Every attempt resolves the URL's host and connects to one of the addresses it got.
+    `allow_private_targets` False (production): the attempt fails permanently, unsent, if
+    any of them is not public (see domain/subscriptions.py)."""
 
     def __init__(
         self,
@@ -50,11 +57,7 @@ class WebhookSender:
         self.timeout_s = timeout_s
         self.allow_private_targets = allow_private_targets
         self._resolve = resolver
-        # Redirects are not followed: a signed body must not be forwarded elsewhere (nor
-        # sent to an address that was not checked).
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout_s), follow_redirects=False, trust_env=False
-        )
+        self._client = client or webhook_client(timeout_s=timeout_s)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -79,11 +82,9 @@ class WebhookSender:
             # One deadline for the whole exchange: httpx's timeout is per read, which a
             # receiver trickling bytes could stretch indefinitely.
             async with asyncio.timeout(self.timeout_s):
-                if not self.allow_private_targets:
-                    await self._check_target(url)
-                async with self._client.stream("POST", url, content=body, headers=headers) as response:
-                    excerpt = await _read_excerpt(response)
-                    status = response.status_code
+                target = httpx.URL(url)
+                addresses = await self._addresses_to_connect_to(target)
+                status, excerpt = await self._post(target, addresses, body, headers)
         except TargetRefused as exc:  # retrying cannot help: fail now, send nothing
             return AttemptResult(None, _error_text(f"refused: {exc}"), _ms(started), permanent=True)
         except TimeoutError:
@@ -98,14 +99,15 @@ class WebhookSender:
             return AttemptResult(None, _error_text(f"{type(exc).__name__}: {exc}"), _ms(started))
         return AttemptResult(status, None, _ms(started), excerpt)
 
-    async def _check_target(self, url: str) -> None:
-        """TargetRefused when any address the URL's host resolves to is not public."""
-        parsed = httpx.URL(url)  # what the client will connect to (IDNA-encoded host)
-        host = parsed.raw_host.decode("ascii")
-        port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        addresses = await self._resolve(host, port)
+    async def _addresses_to_connect_to(self, target: httpx.URL) -> list[str]:
+        """The addresses the URL's host resolves to, in the resolver's order, without
+        repeats; TargetRefused (unless private targets are allowed) when any is not public."""
+        host = target.raw_host.decode("ascii")  # IDNA-encoded, as httpx would send it
+        addresses = list(dict.fromkeys(await self._resolve(host, _port(target))))
         if not addresses:
             raise socket.gaierror(f"no address for {host}")
+        if self.allow_private_targets:
+            return addresses
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             kind = non_public_kind(address)
@@ -114,6 +116,58 @@ class WebhookSender:
                 raise TargetRefused(
                     f"{shown} is not a public address ({kind}); webhooks go to public addresses only"
                 )
+        return addresses
+
+    async def _post(
+        self, target: httpx.URL, addresses: list[str], body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
+        """POSTs to the first of `addresses` that accepts a connection: the status and an
+        excerpt of the answer."""
+        *others, last = addresses
+        for address in others:
+            try:
+                return await self._post_to(target, address, body, headers)
+            except httpx.ConnectError:  # nothing was sent (e.g. no IPv6 route): next address
+                continue
+        return await self._post_to(target, last, body, headers)
+
+    async def _post_to(
+        self, target: httpx.URL, address: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, str | None]:
+        """POSTs to `target` over a connection to `address`, presenting the URL's host
+        name in the Host header and to TLS (SNI, certificate check)."""
+        host = target.raw_host.decode("ascii")
+        async with self._client.stream(
+            "POST",
+            target.copy_with(host=address),
+            content=body,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            extensions={"sni_hostname": host},
+        ) as response:
+            return response.status_code, await _read_excerpt(response)
+
+
+def webhook_client(*, timeout_s: float, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The HTTP client webhooks are sent with (`verify`: other certificate authorities to
+    trust, for tests)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s),
+        verify=verify,
+        # Redirects are not followed: a signed body must not be forwarded elsewhere (nor
+        # sent to an address that was not checked).
+        follow_redirects=False,
+        trust_env=False,
+        # Requests name IP addresses, so pooled connections and cookies would be keyed by
+        # address: a TLS connection opened (and its certificate checked) for one host name
+        # would carry another host's webhook, and one receiver's cookies would go to
+        # every receiver sharing its address.
+        limits=httpx.Limits(max_keepalive_connections=0),
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+    )
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
 
 
 async def _read_excerpt(response: httpx.Response) -> str | None:

@@ -1,6 +1,7 @@
-"""Uploads cut off midway, through the whole evidence app against real PostgreSQL, Redis and
-S3 (moto's server): a client that stops sending gets 408 `upload_stalled`, one that goes away
-gets 400 `client_disconnected`, and neither leaves a row, an event or an object behind."""
+"""Uploads at the edges, through the whole evidence app against real PostgreSQL, Redis and S3
+(moto's server): a client that stops sending gets 408 `upload_stalled`, one that goes away
+gets 400 `client_disconnected`, and neither leaves a row, an event or an object behind; a
+storage server that lost the bucket gets it back, the upload meanwhile a 503 to retry."""
 
 from __future__ import annotations
 
@@ -99,3 +100,22 @@ async def test_a_client_that_goes_away_midway_gets_400_and_leaves_nothing(eviden
     assert start["status"] == 400, body
     assert json.loads(body)["error"] == "client_disconnected"
     await nothing_left(app, s3_inspector)
+
+
+async def test_a_lost_bucket_is_created_again_and_the_retry_succeeds(evidence_app, s3_inspector) -> None:
+    app, client = evidence_app
+    bucket = app.state.runtime.settings.s3_bucket
+    s3_inspector.delete_bucket(Bucket=bucket)  # the storage server lost it
+
+    async def upload() -> httpx.Response:
+        return await client.post(
+            f"/v1/evidence?{SPD_UPLOAD}", content=PDF_HEAD + b"%%EOF\n",
+            headers={**token("region_admin"), "Content-Type": "application/pdf"},
+        )
+
+    refused = await upload()
+    assert refused.status_code == 503 and refused.json()["error"] == "unavailable", refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    await nothing_left(app, s3_inspector)
+    retried = await upload()
+    assert retried.status_code == 201, retried.text
