@@ -7,6 +7,14 @@
     inovasi token issue …           a signed bearer token
     inovasi score …                 the scoring engine on a dataset file
     inovasi asyncapi                the AsyncAPI document of the event contract
+
+A command that fails prints one line to stderr, `inovasi COMMAND: reason`, never a
+traceback, and exits with
+    1   when it could not do its work: a server it needs (Redis for `dlq`, PostgreSQL for
+        `migrate`) is unreachable or refused it, or stdout was closed early (`… | head`);
+    2   when what it was given is wrong: arguments, a dataset, an unknown dead letter, an
+        invalid INOVASI_* setting;
+    130 when interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -15,30 +23,100 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import ValidationError
 
 from services.common.principal import ROLES
 from services.common.settings import Settings
 from services.common.tokens import TokenError, issue_token
 from services.scoring.entrypoints import cli as scoring_cli
 
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from services.common.dlq import DeadLetter
+
 SERVICES = ("intake", "evidence", "scoring", "notify")
 DATA_DIR = Path(".inovasi")
 
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
-def _fail(command: str, message: str) -> int:
+T = TypeVar("T")
+
+
+class CommandFailed(Exception):
+    """Raised where a command cannot go on; `main` prints it as the command's one line."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _fail(command: str, message: str, status: int = EXIT_BAD_INPUT) -> int:
     print(f"inovasi {command}: {message}", file=sys.stderr)
-    return 2
+    return status
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "INOVASI_" + str(first["loc"][0]).upper() if first["loc"] else "INOVASI_*"
+        raise CommandFailed(f"invalid setting {name}: {first['msg']}", EXIT_BAD_INPUT) from None
+
+
+# --- servers the commands talk to ----------------------------------------------------------
+
+
+def _shown(url: str) -> str:
+    """`url` without its password, fit for a message."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        parts = parts._replace(netloc=f"{user.split(':', 1)[0]}:***@{host}")
+    return re.sub(r"(password=)[^&\s]*", r"\1***", urlunsplit(parts))
+
+
+def _network_reason(exc: BaseException) -> str | None:
+    """Why a connection failed, in the operating system's words ('Connection refused');
+    None when the server was reached and answered with an error."""
+    for error in (exc, exc.__cause__, exc.__context__):
+        if isinstance(error, TimeoutError):
+            return "timed out"
+        if isinstance(error, OSError):
+            if error.errno is not None and error.errno > 0:
+                return os.strerror(error.errno)
+            return error.strerror or str(error)
+    return None
+
+
+@contextmanager
+def _server_errors(server: str, url: str, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+    """Turn `errors` from talking to `server` into a CommandFailed naming it."""
+    try:
+        yield
+    except errors as exc:
+        reason = _network_reason(exc)
+        message = f"cannot reach {server} at {_shown(url)}: {reason}" if reason else f"{server} at {_shown(url)}: {exc}"
+        raise CommandFailed(" ".join(message.split()), EXIT_FAILURE) from None
 
 
 # --- token -------------------------------------------------------------------------------
 
 
 def _issue_token(args: argparse.Namespace) -> int:
-    secret = Settings().auth_secret
+    secret = _settings().auth_secret
     if secret is None:
         return _fail("token", "set INOVASI_AUTH_SECRET (the secret the services verify tokens with)")
     try:
@@ -63,15 +141,31 @@ def _add_token_commands(commands: argparse._SubParsersAction) -> None:
 # --- migrate -----------------------------------------------------------------------------
 
 
+async def _check_postgres(dsn: str, timeout_s: float) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn, timeout=timeout_s)
+    await connection.close()
+
+
 def _migrate(args: argparse.Namespace) -> int:
-    from services.common.db import migrate
+    import asyncpg
+
+    from services.common.db import OUTAGE_ERRORS, migrate
 
     unknown = [name for name in args.services if name not in SERVICES]
     if unknown:
         return _fail("migrate", f"unknown service {unknown[0]!r}; one of {', '.join(SERVICES)}")
-    settings = Settings()
+    settings = _settings()
+    postgres_errors: tuple[type[Exception], ...] = (*OUTAGE_ERRORS, asyncpg.PostgresError)
+    # migrate() waits up to a minute for a connection; the check first finds out in seconds.
+    with _server_errors("PostgreSQL", settings.database_url, postgres_errors):
+        asyncio.run(_check_postgres(settings.database_url, settings.pg_connect_timeout_s))
     for name in args.services or SERVICES:
-        applied = asyncio.run(migrate(settings.database_url, settings.schema_of(name), f"services.{name}.migrations"))
+        with _server_errors("PostgreSQL", settings.database_url, postgres_errors):
+            applied = asyncio.run(
+                migrate(settings.database_url, settings.schema_of(name), f"services.{name}.migrations")
+            )
         print(f"{name}: {', '.join(applied) if applied else 'up to date'}")
     return 0
 
@@ -79,45 +173,61 @@ def _migrate(args: argparse.Namespace) -> int:
 # --- dlq ---------------------------------------------------------------------------------
 
 
-def _dlq(args: argparse.Namespace) -> int:
+def _on_redis(url: str, work: Callable[[Redis], Awaitable[T]]) -> T:
+    """`work` with a client on `url` (connect timeout 2 s, see `make_redis`)."""
+    from redis.exceptions import RedisError
+
     from services.common.bus import make_redis
-    from services.common.dlq import dlq_list, dlq_replay
-    from services.common.events import STREAMS
 
-    if args.stream not in STREAMS:
-        return _fail("dlq", f"unknown stream {args.stream!r}; one of {', '.join(STREAMS)}")
-    settings = Settings()
-
-    async def run() -> int:
-        redis = make_redis(settings.redis_url)
+    async def run() -> T:
+        redis = make_redis(url)
         try:
-            key = settings.stream(args.stream)
-            if args.dlq_command == "list":
-                letters = await dlq_list(redis, key, count=args.count)
-                for letter in letters:
-                    if args.json:
-                        print(json.dumps({
-                            "id": letter.entry_id, "original_id": letter.original_id, "group": letter.group,
-                            "deliveries": letter.deliveries, "reason": letter.reason, "at": letter.dead_at,
-                            "event_type": letter.event_type, "event_id": letter.event_id,
-                        }))
-                    else:
-                        print(f"{letter.entry_id}  {letter.event_type or '?':<22} {letter.event_id or '?'}  "
-                              f"group={letter.group} deliveries={letter.deliveries}  {letter.reason}")
-                if not letters and not args.json:
-                    print(f"no dead letters in {key}.dlq")
-                return 0
-            try:
-                replayed = await dlq_replay(redis, key, args.entry)
-            except LookupError as exc:
-                return _fail("dlq", str(exc))
-            entries = "entry" if len(replayed) == 1 else "entries"
-            print(f"replayed {len(replayed)} {entries} into {key}: {' '.join(replayed)}")
-            return 0
+            return await work(redis)
         finally:
             await redis.aclose()
 
-    return asyncio.run(run())
+    with _server_errors("Redis", url, (RedisError,)):
+        return asyncio.run(run())
+
+
+def _letter_json(letter: DeadLetter) -> dict[str, object]:
+    return {
+        "id": letter.entry_id, "original_id": letter.original_id, "group": letter.group,
+        "deliveries": letter.deliveries, "reason": letter.reason, "at": letter.dead_at,
+        "event_type": letter.event_type, "event_id": letter.event_id,
+    }
+
+
+def _print_letters(letters: list[DeadLetter], dlq: str, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([_letter_json(letter) for letter in letters], indent=2))
+        return
+    for letter in letters:
+        print(f"{letter.entry_id}  {letter.event_type or '?':<22} {letter.event_id or '?'}  "
+              f"group={letter.group} deliveries={letter.deliveries}  {letter.reason}")
+    if not letters:
+        print(f"no dead letters in {dlq}")
+
+
+def _dlq(args: argparse.Namespace) -> int:
+    from services.common.dlq import dlq_list, dlq_replay
+    from services.common.events import STREAMS, dlq_of
+
+    if args.stream not in STREAMS:
+        return _fail("dlq", f"unknown stream {args.stream!r}; one of {', '.join(STREAMS)}")
+    settings = _settings()
+    key = settings.stream(args.stream)
+    if args.dlq_command == "list":
+        letters = _on_redis(settings.redis_url, lambda redis: dlq_list(redis, key, count=args.count))
+        _print_letters(letters, dlq_of(key), as_json=args.json)
+        return 0
+    try:
+        replayed = _on_redis(settings.redis_url, lambda redis: dlq_replay(redis, key, args.entry))
+    except LookupError as exc:
+        return _fail("dlq", str(exc))
+    entries = "entry" if len(replayed) == 1 else "entries"
+    print(f"replayed {len(replayed)} {entries} into {key}: {' '.join(replayed)}")
+    return 0
 
 
 def _add_dlq_commands(commands: argparse._SubParsersAction) -> None:
@@ -126,7 +236,7 @@ def _add_dlq_commands(commands: argparse._SubParsersAction) -> None:
     listing = sub.add_parser("list", help="entries that kept failing, oldest first")
     listing.add_argument("stream", help="intake.events, evidence.events, scoring.events or notify.events")
     listing.add_argument("--count", type=int, default=None)
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.add_argument("--json", action="store_true", help="print a JSON array of the dead letters")
     listing.set_defaults(run=_dlq)
     replay = sub.add_parser("replay", help="put dead letters back on their stream")
     replay.add_argument("stream")
@@ -148,7 +258,7 @@ def _serve(args: argparse.Namespace) -> int:
     from services.common.logging import configure_logging
     from services.platform import create_platform_app
 
-    settings = Settings()
+    settings = _settings()
     if settings.auth_secret is None:
         return _fail("serve", "set INOVASI_AUTH_SECRET")
     configure_logging(settings.log_level, json=settings.log_json, service=args.service)
@@ -183,7 +293,7 @@ def _up(args: argparse.Namespace) -> int:
     if args.region not in load_regions():
         return _fail("up", f"--region: {args.region!r} is not a Kemendagri region code (e.g. 62.10)")
     os.environ["INOVASI_AUTH_SECRET"] = secret = _auth_secret_for_up()
-    base = Settings()
+    base = _settings()
     configure_logging(base.log_level, json=base.log_json, service="inovasi")
     with EmbeddedServers.from_environment(DATA_DIR) as servers:
         endpoints = servers.start()
@@ -210,16 +320,27 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_host() -> str:
+    """INOVASI_HOST. With an invalid configuration, the setting's default: the command that
+    listens then reports the configuration."""
+    try:
+        return Settings().host
+    except ValidationError:
+        return str(Settings.model_fields["host"].default)
+
+
 def _add_run_commands(commands: argparse._SubParsersAction) -> None:
+    host = _configured_host()
+    host_help = f"the address to listen on (default: INOVASI_HOST, now {host})"
     up = commands.add_parser("up", help="run all four services in one process on one port")
-    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--host", default=host, help=host_help)
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--region", default="62.10", help="the region the printed tokens and the demo use")
     up.add_argument("--demo", action="store_true", help="seed a small cycle and keep it moving")
     up.set_defaults(run=_up)
     serve = commands.add_parser("serve", help="run one service, as a container does")
     serve.add_argument("service", choices=SERVICES)
-    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--host", default=host, help=host_help)
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="apply the services' schema migrations")
@@ -252,10 +373,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except CommandFailed as exc:
+        return _fail(args.command, str(exc), exc.status)
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit; on the closed pipe that would print an error.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    try:
+        try:
+            return _run(argv)
+        finally:
+            sys.stdout.flush()  # a closed pipe (`… | head`) shows here at the latest
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

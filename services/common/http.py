@@ -149,9 +149,19 @@ def with_role(*roles: Role) -> Callable[[Principal], Any]:
     return check
 
 
-def json_response(result: BaseModel, status_code: int = 200, **headers: str) -> JSONResponse:
+EVENT_ID_HEADER = "X-Event-Id"
+
+
+def json_response(
+    result: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """A use case's typed result as the response body (its JSON is the API's), serialised
-    once: routes declare the model as `response_model` for the OpenAPI document."""
+    once: routes declare the model as `response_model` for the OpenAPI document. A write's
+    result names the event it caused; so does the X-Event-Id header."""
+    headers = dict(headers or {})
+    event_id = getattr(result, "event_id", None)
+    if event_id is not None:
+        headers[EVENT_ID_HEADER] = str(event_id)
     return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=headers or None)
 
 

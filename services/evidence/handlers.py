@@ -120,7 +120,8 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
         uploaded_by=principal.subject,
         content=content,
     )
-    return evidence_view(await _record_upload(deps, item))
+    record, event = await _record_upload(deps, item)
+    return evidence_view(record).model_copy(update={"event_id": event.event_id})
 
 
 async def _authorize_upload(
@@ -220,26 +221,27 @@ async def _recreate_bucket(deps: EvidenceDeps) -> None:
         log.exception("the missing evidence bucket could not be created again")
 
 
-async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> EvidenceRecord:
+async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> tuple[EvidenceRecord, Envelope]:
     """Row and `evidence.stored` in one transaction; if that fails the object goes too.
 
     Shielded: a client that hangs up after its bytes were stored must not cut the
     transaction in half (the row and event then commit, and the item exists)."""
     key = item.content.object_key
 
-    async def write() -> EvidenceRecord:
+    async def write() -> tuple[EvidenceRecord, Envelope]:
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
                 record = await evidence_store.insert_evidence(conn, item)
-                await enqueue(conn, _event(EvidenceStored, record))
+                event = _event(EvidenceStored, record)
+                await enqueue(conn, event)
         except Exception:
             if key is not None:
                 await _forget_object(deps, key)
             raise
-        return record
+        return record, event
 
     try:
-        record = await asyncio.shield(write())
+        record, event = await asyncio.shield(write())
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -247,7 +249,7 @@ async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> EvidenceRecor
         raise Unavailable(reason="the evidence could not be recorded; nothing was stored, try again") from None
     deps.wake_relay()
     log.info("evidence stored", evidence_id=record.id, kind=record.kind, size=record.size)
-    return record
+    return record, event
 
 
 async def _forget_object(deps: EvidenceDeps, key: str) -> None:
@@ -356,7 +358,8 @@ async def decide_evidence(deps: EvidenceDeps, principal: Principal, command: Dec
         record = await evidence_store.record_decision(
             conn, command.evidence_id, state=verdict.state, reason=verdict.reason, decided_by=principal.subject
         )
-        await enqueue(conn, _event(EvidenceAccepted if verdict.state == "accepted" else EvidenceRejected, record))
+        event = _event(EvidenceAccepted if verdict.state == "accepted" else EvidenceRejected, record)
+        await enqueue(conn, event)
     deps.wake_relay()
     log.info("evidence decided", evidence_id=record.id, state=record.state, version=record.version)
-    return Decided(item=evidence_view(record), changed=True)
+    return Decided(item=evidence_view(record).model_copy(update={"event_id": event.event_id}), changed=True)

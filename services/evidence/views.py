@@ -3,6 +3,8 @@ as they are (their JSON shape is the API's)."""
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.events import EvidenceKind, EvidenceState, Timestamp
@@ -33,6 +35,11 @@ class EvidenceView(_View):
     uploaded_by: str
     uploaded_at: Timestamp
     version: int
+    event_id: UUID | None = Field(
+        default=None,
+        description="the event this write caused (also in the X-Event-Id header); null for a read and for "
+        "a write that changed nothing. Pass it as `after_event` to read the score once it is reflected",
+    )
 
 
 class DownloadLink(_View):

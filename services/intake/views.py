@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,6 +101,11 @@ class InnovationView(_View):
         description="send as `X-Upload-Grant` with an evidence upload for this innovation; valid for an hour "
         "(INOVASI_UPLOAD_GRANT_TTL_S), so the upload needs no wait for the evidence service to learn of it"
     )
+    event_id: UUID | None = Field(
+        default=None,
+        description="the event this write caused (also in the X-Event-Id header); null for a read and for "
+        "a write that changed nothing. Pass it as `after_event` to read the score once it is reflected",
+    )
 
 
 class InnovationPage(_View):
@@ -156,6 +162,11 @@ class SpdAnswerView(_View):
     level: int | None
     version: int = Field(description="0 = never answered; If-Match: 0 sets it the first time")
     updated_at: Timestamp | None
+    event_id: UUID | None = Field(
+        default=None,
+        description="the event this write caused (also in the X-Event-Id header); null for a read and for "
+        "a write that changed nothing. Pass it as `after_event` to read the score once it is reflected",
+    )
 
 
 class SpdAnswers(_View):

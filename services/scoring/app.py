@@ -25,6 +25,8 @@ async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterato
         pool=infrastructure.pool,
         redis=infrastructure.redis,
         scoring_stream=infrastructure.settings.stream(SCORING_STREAM),
+        group=SERVICE,
+        after_event_max_wait_s=infrastructure.settings.after_event_max_wait_s,
     )
 
 

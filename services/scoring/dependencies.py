@@ -13,3 +13,5 @@ class ScoringDeps:
     pool: asyncpg.Pool
     redis: Redis  # the live feed reads `scoring.events` from it
     scoring_stream: str  # the Redis key of `scoring.events` in this deployment
+    group: str = "scoring"  # the consumer group whose inbox says which events were applied
+    after_event_max_wait_s: float = 5.0

@@ -15,6 +15,14 @@ class _View(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class ScoreAsOf:
+    """A region's score, and whether it reflects the event it was asked after (None: none asked)."""
+
+    score: RegionScore
+    reflects_event: bool | None = None
+
+
 class ScoreHistory(_View):
     """Lineage: every score of the region, newest first, each naming the event that caused it."""
 

@@ -69,7 +69,7 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
         raise InputInterrupted(reason="the upload was interrupted") from None
 
 
-async def read_smalljson_response(request: Request) -> Any:
+async def read_small_json(request: Request) -> Any:
     """A JSON body of at most MAX_JSON_BODY bytes (too large beyond), parsed (invalid, naming
     `body`, if it is not JSON, or JSON that cannot be read: nested too deeply, a number of
     thousands of digits)."""
@@ -144,7 +144,7 @@ async def upload_evidence(
     201 with the item: id, sha256, size, kind, state (pending)."""
 
     async def read_link() -> str:
-        return body_model(LinkBody, await read_smalljson_response(request)).link
+        return body_model(LinkBody, await read_small_json(request)).link
 
     content_type = request.headers.get("content-type")
     command = UploadEvidence(
@@ -160,7 +160,7 @@ async def upload_evidence(
         upload_grant=upload_grant,
     )
     item = await handlers.upload_evidence(deps, principal, command)
-    return json_response(item, 201, Location=str(request.url_for("read_evidence", evidence_id=item.id)))
+    return json_response(item, 201, headers={"Location": str(request.url_for("read_evidence", evidence_id=item.id))})
 
 
 @router.get("/evidence/{evidence_id}", name="read_evidence", response_model=EvidenceDetail)
@@ -198,8 +198,8 @@ async def decide_evidence(
     async def read_decision() -> DecisionInput:
         if media_type_of(request.headers.get("content-type")) not in ("application/json", ""):
             raise UnsupportedContent.at("header.content-type", "send the decision as application/json")
-        body = body_model(DecisionBody, await read_smalljson_response(request))
+        body = body_model(DecisionBody, await read_small_json(request))
         return DecisionInput(decision=body.decision, reason=body.reason)
 
     decided = await handlers.decide_evidence(deps, principal, DecideEvidence(evidence_id, read_decision))
-    return json_response(decided.item, 200, **{"X-Decision-Changed": "true" if decided.changed else "false"})
+    return json_response(decided.item, headers={"X-Decision-Changed": "true" if decided.changed else "false"})

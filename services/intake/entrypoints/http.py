@@ -66,7 +66,7 @@ def expected_version(if_match: str | None) -> int | None:
 
 
 def _versioned(view: InnovationView | SpdAnswerView, status_code: int = 200, **headers: str) -> JSONResponse:
-    return json_response(view, status_code, ETag=f'"{view.version}"', **headers)
+    return json_response(view, status_code, headers={"ETag": f'"{view.version}"', **headers})
 
 
 # --- agencies ----------------------------------------------------------------------------

@@ -135,8 +135,9 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
                 raise window_closed(context.cycle, now)
             innovation = new_innovation(str(uuid7()), command.cycle, principal.region, agency, command.profile)
             saved = await store.insert_innovation(conn, innovation, principal.subject)
-            await enqueue(conn, _event(InnovationCreated, saved))
-            view = _view(deps, saved, context, now)
+            event = _event(InnovationCreated, saved)
+            await enqueue(conn, event)
+            view = _view(deps, saved, context, now).model_copy(update={"event_id": event.event_id})
             if key is not None and not await store.remember_idempotent(
                 conn, scope, key, command.request_hash, 201, view.model_dump(mode="json")
             ):
@@ -211,10 +212,11 @@ async def _change(
         if changed is None:  # same as stored: no new version, no event
             return _view(deps, current, context, now)
         saved = await store.save_innovation(conn, changed)
-        await enqueue(conn, _event(event_class, saved))
+        event = _event(event_class, saved)
+        await enqueue(conn, event)
     deps.wake_relay()
     log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
-    return _view(deps, saved, context, now)
+    return _view(deps, saved, context, now).model_copy(update={"event_id": event.event_id})
 
 
 async def _locked(conn: Connection, ref: InnovationRef) -> Innovation | None:

@@ -74,13 +74,14 @@ async def set_spd_answer(deps: IntakeDeps, principal: Principal, command: SetSpd
         record = await store.save_spd_answer(
             conn, cycle, region, indicator.code, command.level, current + 1, principal.subject
         )
-        await enqueue(conn, SpdAnswerSet(
+        event = SpdAnswerSet(
             cycle=cycle,
             region=region,
             subject=spd_subject(region, indicator.code),
             version=record.version,
             data=SpdAnswer(indicator=indicator.code, level=command.level),
-        ))
+        )
+        await enqueue(conn, event)
     deps.wake_relay()
     log.info("spd answer set", region=region, indicator=indicator.code, version=record.version)
-    return _answer_view(cycle, region, indicator, record)
+    return _answer_view(cycle, region, indicator, record).model_copy(update={"event_id": event.event_id})

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 from services.common.db import Connection
 from services.common.events import (
@@ -161,6 +162,11 @@ async def positions(
         f: (row[f"{f}_type"] + 1, row[f"{f}_province"] + 1 if province is not None else None)
         for f in FIGURES
     }
+
+
+async def event_applied(conn: Connection, group: str, event_id: UUID) -> bool:
+    """Whether scoring's consumer group has handled the event (its inbox records it)."""
+    return bool(await conn.fetchval("SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2", group, event_id))
 
 
 async def current_score(conn: Connection, cycle: int, code: str) -> RegionScore | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 from services.common.data.regions import RegionType
 from services.common.events import Figure
@@ -14,6 +15,8 @@ from services.common.events import Figure
 class RegionQuery:
     cycle: int
     region: str
+    # Read your writes: answer once this event (a write's `event_id`) is reflected.
+    after_event: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

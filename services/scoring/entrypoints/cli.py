@@ -40,6 +40,8 @@ def _load(args: argparse.Namespace) -> tuple[list[Region], CompiledMethodology]:
         raise _CliError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _CliError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise _CliError(f"{path}: not valid JSON: nested too deeply") from None
     try:
         dataset, methodology = parse_dataset(raw, getattr(args, "methodology", None))
     except DatasetError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -34,10 +35,20 @@ Deps = Annotated[ScoringDeps, Depends(service_dependencies)]
 
 
 @router.get("/cycles/{year}/regions/{code}/score", response_model=RegionScore)
-async def get_region_score(year: int, code: str, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
+async def get_region_score(
+    year: int, code: str, principal: CurrentPrincipal, deps: Deps,
+    after_event: Annotated[
+        UUID | None,
+        Query(description="a write's event_id: answer once the score reflects it (waits a few seconds at most; "
+              "the X-Event-Reflected header says whether it does)"),
+    ] = None,
+) -> JSONResponse:
     """The region's score as published in `score.updated` (and on the live feed), with its
     ranks as they are now."""
-    return json_response(await handlers.region_score_now(deps, principal, RegionQuery(year, code)))
+    found = await handlers.region_score_now(deps, principal, RegionQuery(year, code, after_event))
+    if found.reflects_event is None:
+        return json_response(found.score)
+    return json_response(found.score, headers={"X-Event-Reflected": str(found.reflects_event).lower()})
 
 
 @router.get("/cycles/{year}/regions/{code}/history", response_model=ScoreHistory)

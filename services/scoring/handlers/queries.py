@@ -4,7 +4,10 @@ explanation of a figure and the gap plan to a target. Each checks the cycle and 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
+from uuid import UUID
 
 from services.common.data.regions import RegionInfo, load_regions
 from services.common.errors import Forbidden, InvalidInput, NotFound
@@ -20,7 +23,9 @@ from services.scoring.domain.queries import ExplainQuery, GapQuery, HistoryQuery
 from services.scoring.domain.ranking import competition_ranks
 from services.scoring.domain.read_model import NO_RANKS, figure_ranks, province_key, region_score
 from services.scoring.domain.state import region_from_state
-from services.scoring.views import RankedRegion, Rankings, ScoreHistory
+from services.scoring.views import RankedRegion, Rankings, ScoreAsOf, ScoreHistory
+
+AFTER_EVENT_POLL_S = 0.05
 
 
 def methodology_of(cycle: int) -> str:
@@ -51,16 +56,33 @@ def _unscored(info: RegionInfo, cycle: int, methodology: str) -> RegionScore:
     )
 
 
-async def region_score_now(deps: ScoringDeps, principal: Principal, query: RegionQuery) -> RegionScore:
+async def region_score_now(deps: ScoringDeps, principal: Principal, query: RegionQuery) -> ScoreAsOf:
     """The region's current score, with its ranks as they are now (another region may have
-    moved past it since its score was computed)."""
+    moved past it since its score was computed). With `after_event`, once that event is
+    reflected — or, if it is not within the wait, as it is then (`reflects_event` False)."""
     methodology = methodology_of(query.cycle)
     info = known_region(query.region)
+    reflects = None if query.after_event is None else await _wait_for_event(deps, query.after_event)
+    return ScoreAsOf(await _current_score(deps, info, query.cycle, methodology), reflects)
+
+
+async def _wait_for_event(deps: ScoringDeps, event_id: UUID) -> bool:
+    deadline = time.monotonic() + deps.after_event_max_wait_s
+    while True:
+        async with deps.pool.acquire() as conn:
+            if await state_store.event_applied(conn, deps.group, event_id):
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(AFTER_EVENT_POLL_S)
+
+
+async def _current_score(deps: ScoringDeps, info: RegionInfo, cycle: int, methodology: str) -> RegionScore:
     async with deps.pool.acquire() as conn:
-        score = await state_store.current_score(conn, query.cycle, query.region)
-        score = score or _unscored(info, query.cycle, methodology)
+        score = await state_store.current_score(conn, cycle, info.code)
+        score = score or _unscored(info, cycle, methodology)
         iids = {f: score.figure(f).iid for f in FIGURES}
-        positions = await state_store.positions(conn, query.cycle, info.code, info.type, province_key(info), iids)
+        positions = await state_store.positions(conn, cycle, info.code, info.type, province_key(info), iids)
     return score.with_ranks({f: figure_ranks(info, *positions[f]) for f in FIGURES})
 
 

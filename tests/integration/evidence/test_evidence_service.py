@@ -246,6 +246,11 @@ async def test_decisions_publish_the_new_state_with_increasing_versions(service:
     assert [(type(e), e.version, e.data.state) for e in events] == [
         (ev.EvidenceStored, 1, "pending"), (ev.EvidenceAccepted, 2, "accepted"), (ev.EvidenceRejected, 3, "rejected"),
     ]
+    # Each write names the event it caused (body and X-Event-Id); a repeated decision none.
+    writes = [uploaded, accepted, rejected]
+    assert [w.json()["event_id"] for w in writes] == [str(e.event_id) for e in events]
+    assert [w.headers["x-event-id"] for w in writes] == [str(e.event_id) for e in events]
+    assert again.json()["event_id"] is None and "x-event-id" not in again.headers
     assert events[2].data.reason == reason and events[2].data.sha256 == hashlib.sha256(PDF).hexdigest()
     assert events[2].data.innovation_id == innovation and events[2].data.kind == "pdf"
 

@@ -204,7 +204,30 @@ async def test_an_unchanged_write_makes_no_version_and_no_event(app, client):
     url = f"/v1/cycles/2026/innovations/{innovation['id']}"
     same = await client.put(url, json=eligible_body(), headers=if_match(1))
     assert same.status_code == 200 and same.json()["version"] == 1
+    assert same.json()["event_id"] is None and "x-event-id" not in same.headers
     assert [e.type for e in await all_published(app)] == ["innovation.created"]
+
+
+async def test_every_write_names_the_event_it_caused(app, client):
+    """Read your writes: the event id in the body and the X-Event-Id header is the one
+    published, so a client can wait for it to be reflected (scoring's `after_event`)."""
+    await register_agency(client, "dinkes")
+    created = await client.post("/v1/cycles/2026/innovations", json=eligible_body(), headers=OPERATOR)
+    innovation = created.json()
+    answered = await client.put(
+        f"/v1/cycles/2026/innovations/{innovation['id']}/answers/sid-16", json={"level": 2},
+        headers=if_match(innovation["version"]),
+    )
+    spd_url = f"/v1/cycles/2026/regions/{REGION}/spd/spd-01"
+    spd = await client.put(spd_url, json={"level": 3}, headers=if_match(0, ADMIN))
+    read = await client.get(f"/v1/cycles/2026/innovations/{innovation['id']}", headers=OPERATOR)
+    writes = [created, answered, spd]
+    assert all(w.status_code in (200, 201) for w in writes)
+    assert [w.json()["event_id"] for w in writes] == [w.headers["x-event-id"] for w in writes]
+    events = await all_published(app)
+    assert [str(e.event_id) for e in events] == [w.json()["event_id"] for w in writes]
+    assert [e.type for e in events] == ["innovation.created", "innovation.updated", "spd.answer_set"]
+    assert read.json()["event_id"] is None and "x-event-id" not in read.headers
 
 
 async def test_spd_answers_are_versioned_per_indicator_and_published(app, client, redis, settings):

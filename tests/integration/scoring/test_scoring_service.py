@@ -157,3 +157,24 @@ async def test_bad_requests_are_4xx_naming_the_problem(settings):
         for garbage in ("18446744073709551616-0", "1-99999999999999999999", "abc"):
             sse = await client.get("/v1/cycles/2026/stream", headers={**token("viewer"), "Last-Event-ID": garbage})
             assert sse.status_code == 422 and "Last-Event-ID" in sse.text.replace("last-event-id", "Last-Event-ID")
+
+
+async def test_the_score_can_be_read_as_of_an_event(settings, redis):
+    """Read your writes: `?after_event=` answers once the event is reflected; an event that
+    never arrives gets the current score after the bounded wait, saying so."""
+    settings = settings.model_copy(update={"after_event_max_wait_s": 0.5})
+    app = create_app(settings)
+    async with running(app) as client:
+        event = sample.spd_answer_set("spd-01", 3, region=REGION)
+        await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(event))
+        url = f"/v1/cycles/2026/regions/{REGION}/score"
+        response = await client.get(url, params={"after_event": str(event.event_id)}, headers=token("viewer"))
+        assert response.status_code == 200 and response.headers["x-event-reflected"] == "true"
+        assert response.json()["caused_by"] == str(event.event_id) and response.json()["version"] == 1
+        never = await client.get(url, params={"after_event": str(ev.uuid7())}, headers=token("viewer"))
+        assert never.status_code == 200 and never.headers["x-event-reflected"] == "false"
+        assert never.json()["version"] == 1
+        plain = await client.get(url, headers=token("viewer"))
+        assert "x-event-reflected" not in plain.headers
+        bad = await client.get(url, params={"after_event": "yesterday"}, headers=token("viewer"))
+        assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "query.after_event"
