@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.body_limit import BodyLimit, Route
 from services.common.db import OUTAGE_ERRORS
 from services.common.errors import (
     Conflict,
@@ -181,9 +182,11 @@ def create_service_app(
     routers: Sequence[APIRouter],
     *,
     title: str,
+    body_limits: Mapping[Route, int] | None = None,
 ) -> FastAPI:
     """The service's ASGI app. Its routes are relative (`/v1/...`); it is mounted under
-    `/<service>` by `inovasi up` and `inovasi serve`, so URLs are the same in both."""
+    `/<service>` by `inovasi up` and `inovasi serve`, so URLs are the same in both.
+    `body_limits` raises the request-body limit of some routes above the default."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -199,6 +202,8 @@ def create_service_app(
     app.state.auth_secret = secret
     install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
     app.add_middleware(CorrelationIdMiddleware)
+    # Added last, so it runs first: a body is bounded before anything reads it.
+    app.add_middleware(BodyLimit, default=runtime.settings.max_request_body_bytes, routes=body_limits)
     app.include_router(health_router(_RuntimeChecks(runtime)))
     for router in routers:
         app.include_router(router)

@@ -81,5 +81,7 @@ SPEC: ServiceSpec[EvidenceSettings, EvidenceDeps] = ServiceSpec(
 def create_app(settings: Settings | None = None, *, consume: bool = True) -> FastAPI:
     """`consume=False`: the API only, without the projection consumer (tests feed it)."""
     spec = SPEC if consume else replace(SPEC, subscribe=None)
-    runtime = ServiceRuntime(spec, evidence_settings(settings))
-    return create_service_app(runtime, [http.router], title="inovasi evidence")
+    resolved = evidence_settings(settings)
+    runtime = ServiceRuntime(spec, resolved)
+    uploads = {("POST", "/v1/evidence"): resolved.evidence_max_upload_bytes}
+    return create_service_app(runtime, [http.router], title="inovasi evidence", body_limits=uploads)
