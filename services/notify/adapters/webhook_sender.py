@@ -32,7 +32,7 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    """Every address getaddrinfo gives for `host` (what the connection will try)."""
+    """Every address getaddrinfo gives for `host`: the addresses the connection may go to."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 

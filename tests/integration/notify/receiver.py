@@ -1,8 +1,10 @@
-"""A real webhook receiver for tests: an HTTP server on 127.0.0.1 in a thread that
-answers POSTs with scripted statuses and records every request it got."""
+"""A real webhook receiver for tests: an HTTP(S) server on 127.0.0.1 (or another local
+address) in a thread that answers POSTs with scripted statuses and records every request
+it got."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -20,19 +22,33 @@ class Received:
 class WebhookReceiver:
     """`statuses` are answered in order, the last one repeating; `delay_s` is waited
     before each answer (after the request was recorded); `payload`, if given, is the body
-    of every answer."""
+    of every answer and `answer_headers` are added to every answer. It listens on `host`
+    and `port` (0: a free one), over TLS when `tls` is given, and keeps connections open
+    for further requests (HTTP/1.1) when `keep_alive`."""
 
     def __init__(
-        self, statuses: list[int] | None = None, *, delay_s: float = 0.0, payload: bytes | None = None
+        self,
+        statuses: list[int] | None = None,
+        *,
+        delay_s: float = 0.0,
+        payload: bytes | None = None,
+        answer_headers: dict[str, str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
     ) -> None:
         self.statuses = list(statuses or [200])
         self.delay_s = delay_s
         self.payload = payload
+        self.answer_headers = dict(answer_headers or {})
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
@@ -48,15 +64,20 @@ class WebhookReceiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in receiver.answer_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/iid"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        self.port = int(self._server.server_address[1])
+        self.url = f"{'https' if tls else 'http'}://{host}:{self.port}/hooks/iid"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> WebhookReceiver:

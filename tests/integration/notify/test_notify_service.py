@@ -297,6 +297,8 @@ async def test_bad_input_is_a_422_naming_the_field_and_stores_nothing(settings):
         ({**valid, "url": "https:///no-host"}, "body.url", "host"),
         ({**valid, "url": 42}, "body.url", ""),
         ({**valid, "url": "https://exa\u200bmple.org/hook"}, "body.url", "IDNA"),
+        ({**valid, "url": "https://xn--a.example/hook"}, "body.url", "'xn--a.example' is not a valid domain name"),
+        ({**valid, "url": "https://a..example.org/hook"}, "body.url", "not a valid domain name (IDNA: empty label)"),
         ({**valid, "kinds": []}, "body.kinds", ""),
         ({**valid, "kinds": ["score.updated", "rank.moved"]}, "body.kinds[1]", ""),
         ({**valid, "kinds": "score.updated"}, "body.kinds", ""),
@@ -490,6 +492,9 @@ NON_PUBLIC = {
     "http://[::1]:9000/hook": "loopback",
     "http://169.254.169.254/latest/meta-data/": "link-local",
     "http://localhost:8080/hook": "localhost",
+    "http://127。0。0。1/hook": "127.0.0.1, which is not a public address (loopback)",
+    "http://[2002:a00:1::1]/hook": "embedding 10.0.0.1 as 6to4",
+    "http://[64:ff9b::a9fe:a9fe]/hook": "embedding 169.254.169.254 as NAT64",
 }
 
 
