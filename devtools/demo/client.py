@@ -109,7 +109,8 @@ class TransientFailure:
     def __str__(self) -> str:
         if isinstance(self.error, DemoRequestError):
             return str(self.error)
-        return f"{type(self.error).__name__}: {self.error}".rstrip(": ")
+        detail = str(self.error)  # empty for some of httpx's timeouts
+        return f"{type(self.error).__name__}: {detail}" if detail else type(self.error).__name__
 
 
 class DemoApi:

@@ -78,8 +78,8 @@ class RegionState:
         return sorted(items, key=lambda e: (label(e), e["indicator"], e["uploaded_at"]))
 
     def to_decide(self, evidence_state: str) -> list[dict[str, Any]]:
-        """`evidence_in_order`, of the items the demo uploaded: the SPD evidence a person
-        uploaded as the region's admin is for that person's verifier."""
+        """The items in a state that the demo uploaded, in `evidence_in_order`'s order: only
+        those are for its verifier (SPD evidence a person uploaded is for the person's)."""
         return [e for e in self.evidence_in_order(evidence_state) if uploaded_by_demo(e)]
 
     def was_rejected(self, innovation_id: str | None, indicator: str) -> bool:
