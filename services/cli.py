@@ -331,7 +331,7 @@ def _configured_host() -> str:
 
 def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     host = _configured_host()
-    host_help = f"the address to listen on (default: INOVASI_HOST, now {host})"
+    host_help = "the address to listen on (default: INOVASI_HOST, else 127.0.0.1)"
     up = commands.add_parser("up", help="run all four services in one process on one port")
     up.add_argument("--host", default=host, help=host_help)
     up.add_argument("--port", type=int, default=8000)

@@ -68,4 +68,5 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
     routes += [Mount(f"/{name}", app=sub) for name, sub in apps.items()]
     platform = Starlette(routes=routes, lifespan=lifespan)
     platform.state.services = apps
+    platform.state.begin_shutdown = lambda: [sub.state.runtime.begin_shutdown() for sub in apps.values()]
     return platform

@@ -407,6 +407,49 @@ class ScoreUpdated(Envelope):
         return self
 
 
+class RankMove(_Model):
+    region: RegionCode
+    ranks: FigureRanks = Field(description="the region's ranks in this figure now")
+
+
+class RankingChange(_Model):
+    """The regions whose rank moved because one region's score changed."""
+
+    cycle: int = Field(ge=2000, le=2100)
+    region: RegionCode = Field(description="the region whose score changed")
+    type: RegionType = Field(description="the type of the regions ranked together")
+    version: int = Field(ge=1, description="the version of the region's score that moved the others")
+    claimed: list[RankMove]
+    provisional: list[RankMove]
+    validated: list[RankMove]
+
+    def moves(self, figure: Figure) -> list[RankMove]:
+        moves: list[RankMove] = getattr(self, figure)
+        return moves
+
+
+def ranking_subject(region: str) -> str:
+    return f"{region}/ranking"
+
+
+class RankingChanged(Envelope):
+    """A region's new score moved other regions' ranks: which ones, and where they stand now.
+    One per score version that moves any; the moved regions publish no score.updated for it."""
+
+    type: Literal["ranking.changed"] = "ranking.changed"
+    producer: Literal["scoring"] = "scoring"
+    data: RankingChange
+
+    def expected_subject(self) -> str:
+        return ranking_subject(self.region)
+
+    @model_validator(mode="after")
+    def _data_matches_envelope(self) -> RankingChanged:
+        if (self.data.cycle, self.data.region, self.data.version) != (self.cycle, self.region, self.version):
+            raise ValueError("data.cycle, data.region and data.version must equal the envelope's")
+        return self
+
+
 # --- parsing -----------------------------------------------------------------------------
 
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
@@ -419,6 +462,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     EvidenceAccepted,
     EvidenceRejected,
     ScoreUpdated,
+    RankingChanged,
 )
 EVENT_TYPES: dict[str, type[Envelope]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
@@ -433,7 +477,8 @@ Event = Annotated[
     | EvidenceStored
     | EvidenceAccepted
     | EvidenceRejected
-    | ScoreUpdated,
+    | ScoreUpdated
+    | RankingChanged,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -199,6 +199,7 @@ def create_service_app(
     secret = runtime.settings.require_auth_secret()
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.begin_shutdown = runtime.begin_shutdown  # the server calls it when it starts stopping
     app.state.auth_secret = secret
     install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
     app.add_middleware(CorrelationIdMiddleware)

@@ -12,6 +12,7 @@ Handlers receive the dependencies (`runtime.deps`), never the runtime.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class Infrastructure(Generic[S]):
     pool: asyncpg.Pool
     redis: Redis
     relay: OutboxRelay | None  # None for a service that publishes nothing
+    # Set when the service begins to shut down (before in-flight requests are waited for):
+    # long-lived responses such as the live feed end on it.
+    stopping: asyncio.Event
 
     def wake_relay(self) -> None:
         """Publish soon: called after a commit that enqueued events (NOTIFY is a hint too)."""
@@ -70,6 +74,7 @@ class ServiceRuntime(Generic[D]):
         self._infrastructure: Infrastructure[Any] | None = None
         self._deps: D | None = None
         self.checks: dict[str, Check] = {}
+        self.stopping = asyncio.Event()
 
     @property
     def schema(self) -> str:
@@ -94,7 +99,12 @@ class ServiceRuntime(Generic[D]):
             raise RuntimeError(f"the {self.name} service is not started")
         return self._infrastructure
 
+    def begin_shutdown(self) -> None:
+        """The server is about to stop: end long-lived responses now, so it need not wait."""
+        self.stopping.set()
+
     async def start(self) -> None:
+        self.stopping.clear()
         spec, settings = self.spec, self.settings
         await migrate(settings.database_url, self.schema, spec.migrations)
         async with AsyncExitStack() as stack:
@@ -103,7 +113,7 @@ class ServiceRuntime(Generic[D]):
             redis = make_redis(settings.redis_url)
             stack.push_async_callback(redis.aclose)
             relay = OutboxRelay.from_settings(settings, pool, redis, service=self.name) if spec.publishes else None
-            infrastructure = Infrastructure(settings, self.schema, pool, redis, relay)
+            infrastructure = Infrastructure(settings, self.schema, pool, redis, relay, self.stopping)
             deps = await stack.enter_async_context(spec.dependencies(infrastructure))
             if relay is not None:
                 await relay.start()
@@ -119,6 +129,7 @@ class ServiceRuntime(Generic[D]):
         log.info("service started", service=self.name, schema=self.schema)
 
     async def stop(self) -> None:
+        self.stopping.set()
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import IO
 
 from services.common.data.regions import load_regions
 from services.common.db import Connection
@@ -34,10 +35,11 @@ from services.common.logging import get_logger
 from services.common.outbox import enqueue
 from services.common.principal import Principal
 from services.common.tokens import TokenError
-from services.evidence.adapters import evidence_store
+from services.evidence.adapters import evidence_store, file_checks
 from services.evidence.adapters.evidence_store import EvidenceRecord, KnownInnovation, NewEvidence, StoredContent
 from services.evidence.adapters.object_store import (
     STORAGE_ERRORS,
+    CopyFailed,
     UploadStalled,
     UploadTooLarge,
     is_missing_bucket,
@@ -46,7 +48,19 @@ from services.evidence.adapters.object_store import (
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain import rules
 from services.evidence.domain.commands import DecideEvidence, EvidenceRef, ListEvidence, UploadEvidence
-from services.evidence.domain.filetypes import JPEG, MOV, MP4, PDF, PNG, SNIFF_BYTES, Refused, check_file_type, sniff
+from services.evidence.domain.file_structure import structure_problem
+from services.evidence.domain.filetypes import (
+    JPEG,
+    MOV,
+    MP4,
+    PDF,
+    PNG,
+    SNIFF_BYTES,
+    FileType,
+    Refused,
+    check_file_type,
+    sniff,
+)
 from services.evidence.domain.object_keys import new_object_key
 from services.evidence.domain.rules import Target
 from services.evidence.views import (
@@ -184,7 +198,9 @@ def _check_declared_length(deps: EvidenceDeps, content_length: str | None) -> No
 
 async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: UploadEvidence) -> StoredContent:
     """Stream the body into object storage (never whole in memory), typed by its first
-    bytes, hashed and size-capped on the way."""
+    bytes, hashed, size-capped and copied to a temporary file on the way; then keep it only
+    if that copy reads as the type its first bytes claim (a PDF opens and has pages, an
+    image decodes)."""
     limit = deps.settings.evidence_max_upload_bytes
     head, whole = await peek(command.body, SNIFF_BYTES)
     verdict = check_file_type(sniff(head), target.indicator, target.kinds, empty=not head)
@@ -192,17 +208,25 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
         raise InvalidInput.at("body", verdict.reason)
     rules.check_declared_type(command.declared_type, verdict.file_type)
     key = new_object_key(target.cycle, region)
-    try:
-        stored = await deps.objects.put_stream(key, whole, max_bytes=limit, content_type=verdict.content_type)
-    except UploadTooLarge:
-        raise _too_large(limit) from None
-    except UploadStalled as stalled:
-        raise InputStalled.at("body", str(stalled)) from None
-    except STORAGE_ERRORS as error:
-        log.exception("object storage failed during an upload")
-        if is_missing_bucket(error):
-            await _recreate_bucket(deps)
-        raise _storage_unavailable() from None
+    with file_checks.scratch_copy(verdict.file_type) as copy:  # None for a video: not read
+        try:
+            stored = await deps.objects.put_stream(
+                key, whole, max_bytes=limit, content_type=verdict.content_type, copy_to=copy
+            )
+        except UploadTooLarge:
+            raise _too_large(limit) from None
+        except UploadStalled as stalled:
+            raise InputStalled.at("body", str(stalled)) from None
+        except CopyFailed:
+            log.exception("the temporary copy of an upload could not be written")
+            raise Unavailable(reason="the file could not be checked; nothing was stored, try again") from None
+        except STORAGE_ERRORS as error:
+            log.exception("object storage failed during an upload")
+            if is_missing_bucket(error):
+                await _recreate_bucket(deps)
+            raise _storage_unavailable() from None
+        if copy is not None:
+            await _check_structure(deps, key, copy, verdict.file_type)
     return StoredContent(
         kind=verdict.kind,
         content_type=stored.content_type,
@@ -210,6 +234,25 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
         sha256=stored.sha256,
         object_key=key,
     )
+
+
+async def _check_structure(deps: EvidenceDeps, key: str, copy: IO[bytes], file_type: FileType) -> None:
+    """Refuse a stored file that only starts like a `file_type` (truncated, damaged, locked
+    by a password, a decompression bomb), removing its object: nothing is left of it."""
+    try:
+        finding = await file_checks.read_structure(copy, file_type)
+    except Exception:  # the copy could not be opened, the thread pool is shut down, ...
+        await _forget_object(deps, key)
+        log.exception("the structure of an upload could not be checked; its object was removed")
+        raise Unavailable(reason="the file could not be checked; nothing was stored, try again") from None
+    except BaseException:  # cancelled (the server is stopping): the object goes all the same
+        await asyncio.shield(_forget_object(deps, key))
+        raise
+    problem = structure_problem(file_type, finding)
+    if problem is not None:
+        await _forget_object(deps, key)
+        log.info("upload refused: its content does not read as its type", file_type=file_type.name, reason=problem)
+        raise InvalidInput.at("body", problem)
 
 
 async def _recreate_bucket(deps: EvidenceDeps) -> None:

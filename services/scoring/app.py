@@ -27,6 +27,7 @@ async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterato
         scoring_stream=infrastructure.settings.stream(SCORING_STREAM),
         group=SERVICE,
         after_event_max_wait_s=infrastructure.settings.after_event_max_wait_s,
+        stopping=infrastructure.stopping,
     )
 
 

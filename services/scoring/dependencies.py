@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
@@ -15,3 +16,5 @@ class ScoringDeps:
     scoring_stream: str  # the Redis key of `scoring.events` in this deployment
     group: str = "scoring"  # the consumer group whose inbox says which events were applied
     after_event_max_wait_s: float = 5.0
+    # Set when the service begins to shut down: long-lived responses (the live feed) end.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)

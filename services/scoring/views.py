@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.data.regions import RegionType
-from services.common.events import DecimalStr, Figure, RegionScore
+from services.common.events import DecimalStr, Figure, RankingChange, RegionScore
 
 
 class _View(BaseModel):
@@ -36,7 +36,7 @@ class RankedRegion(_View):
     region: str
     name: str
     iid: DecimalStr
-    category: str | None = Field(description="null for a region without a score yet")
+    category: str = Field(description="a region without a score yet stands at 0.00: tidak_dapat_dinilai")
 
 
 class Rankings(_View):
@@ -49,10 +49,25 @@ class Rankings(_View):
 
 @dataclass(frozen=True, slots=True)
 class ScoreMessage:
-    """One score update of the live feed; `entry_id` (the stream entry's id) resumes after it."""
+    """A region's score on the live feed (an update, or its current score on connecting);
+    `entry_id` (the stream entry's id) resumes after it."""
 
     entry_id: str
     score: RegionScore
+
+    def at(self, entry_id: str) -> ScoreMessage:
+        return ScoreMessage(entry_id, self.score)
+
+
+@dataclass(frozen=True, slots=True)
+class RankingMessage:
+    """Regions followed whose rank moved because another region's score changed."""
+
+    entry_id: str
+    change: RankingChange
+
+    def at(self, entry_id: str) -> RankingMessage:
+        return RankingMessage(entry_id, self.change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,5 +76,8 @@ class FeedIdle:
 
     stream_unavailable: bool = False
 
+    def at(self, entry_id: str) -> FeedIdle:
+        return self
 
-FeedItem = ScoreMessage | FeedIdle
+
+FeedItem = ScoreMessage | RankingMessage | FeedIdle

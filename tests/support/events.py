@@ -113,6 +113,32 @@ def score_updated(caused_by: ev.Envelope | None = None, **kw: Any) -> ev.ScoreUp
     return ev.ScoreUpdated(data=data, **_envelope(region, kw))
 
 
+def spd_with_evidence(indicator: str = "spd-01", level: int = 2, **kw: Any) -> list[ev.Envelope]:
+    """An SPD answer and its evidence: the two events after which the answer counts (an answer
+    without evidence counts in no figure, so it alone changes no score)."""
+    region = kw.get("region", REGION)
+    answer = spd_answer_set(indicator, level, **kw)
+    item = evidence(
+        "evidence.stored", f"evd-{region}-{indicator}-{answer.event_id.hex[-8:]}",
+        data={"innovation_id": None, "indicator": indicator}, **{k: v for k, v in kw.items() if k != "version"},
+    )
+    return [answer, item]
+
+
+def ranking_changed(region: str = REGION, **kw: Any) -> ev.RankingChanged:
+    info = load_regions()[region]
+    envelope = _envelope(ev.ranking_subject(region), {"region": region, **kw})
+    moved = ev.RankMove(
+        region="62.01",
+        ranks=ev.FigureRanks(type=ev.Rank(position=121, of=415), province=ev.Rank(position=4, of=13)),
+    )
+    data = ev.RankingChange(
+        cycle=envelope["cycle"], region=region, type=info.type, version=envelope["version"],
+        claimed=[moved], provisional=[], validated=[moved],
+    )
+    return ev.RankingChanged(data=data, **envelope)
+
+
 def one_of_each() -> list[ev.Envelope]:
     return [
         spd_answer_set(),
@@ -122,4 +148,5 @@ def one_of_each() -> list[ev.Envelope]:
         evidence("evidence.stored", "evd-link", data={"kind": "link", "sha256": None, "size": None,
                                                       "content_type": None}),
         score_updated(),
+        ranking_changed(),
     ]

@@ -30,6 +30,9 @@ async def serve(app, port: int | None = None) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        begin_shutdown = getattr(getattr(app, "state", None), "begin_shutdown", None)
+        if begin_shutdown is not None:  # as `inovasi serve` does on SIGTERM: live feeds end
+            begin_shutdown()
         server.should_exit = True
         await asyncio.wait_for(task, 30)
 

@@ -9,8 +9,10 @@ threads. Two things matter beyond that:
   part (5 MiB) at a time and sends it before asking for the next (`num_parallel_uploads=1`),
   so what is held in memory is a few part buffers, however large the file: measured peak is
   about 3 parts (see tests/integration/evidence/test_object_store_memory.py). SHA-256 and the
-  size are computed on the same pass; a stream over the cap is refused before its excess is
-  sent, and whatever was written is aborted and removed.
+  size are computed on the same pass, and the bytes can be copied on the way to a file the
+  caller gives (`copy_to`: the upload handler checks the file's structure from that copy, so
+  nothing reads the object back); a stream over the cap is refused before its excess is sent
+  or copied, and whatever was written is aborted and removed.
 * **Nothing waits forever.** The urllib3 pool has short timeouts (minio's default is five
   minutes); a client that stops sending mid-upload is cut off after `chunk_timeout`; uploads
   run on their own bounded thread pool, so slow uploads cannot starve readiness probes or
@@ -33,7 +35,7 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import IO, Any, BinaryIO, TypeVar, cast
 from urllib.parse import SplitResult, quote, urlsplit
 
 import certifi
@@ -68,6 +70,10 @@ class UploadTooLarge(ObjectStoreError):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"file is larger than the limit of {max_bytes} bytes")
         self.max_bytes = max_bytes
+
+
+class CopyFailed(ObjectStoreError):
+    """Writing the caller's copy of the stream failed (a full disk); nothing is left in storage."""
 
 
 class UploadStalled(ObjectStoreError):
@@ -215,19 +221,25 @@ class ObjectStore:
         *,
         max_bytes: int,
         content_type: str,
+        copy_to: IO[bytes] | None = None,
     ) -> StoredObject:
         """Stream `chunks` into a new object at `key`, never holding the whole file.
 
         `key` must be fresh (see services.evidence.domain.object_keys): on any failure the
         key is removed. Raises UploadTooLarge past `max_bytes`, UploadStalled when the source
-        sends nothing for `chunk_timeout`, or whatever the source or storage raised; in
-        every case nothing is left stored. If the awaiting task is cancelled (the client
-        went away), the upload is aborted and cleaned up before the cancellation propagates.
+        sends nothing for `chunk_timeout`, CopyFailed when `copy_to` cannot be written, or
+        whatever the source or storage raised; in every case nothing is left stored. If the
+        awaiting task is cancelled (the client went away), the upload is aborted and cleaned
+        up before the cancellation propagates.
+
+        With `copy_to`, every byte stored is also written to it (from the upload's worker
+        thread, as it passes; the caller flushes and closes it). What it holds after a
+        failure is partial and meaningless.
         """
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
         source = _ChunkSource(
-            chunks, asyncio.get_running_loop(), max_bytes, self._settings.chunk_timeout
+            chunks, asyncio.get_running_loop(), max_bytes, self._settings.chunk_timeout, copy_to
         )
         upload = self._upload_threads.submit(
             contextvars.copy_context().run,
@@ -345,7 +357,7 @@ class _ChunkSource:
 
     Each chunk is fetched from the event loop only when minio's read() needs it, so nothing
     runs ahead of the upload: besides minio's part buffer, this holds at most the part being
-    assembled. Counting and hashing happen here, on the bytes as they pass.
+    assembled. Counting, hashing and copying happen here, on the bytes as they pass.
     """
 
     def __init__(
@@ -354,8 +366,10 @@ class _ChunkSource:
         loop: asyncio.AbstractEventLoop,
         max_bytes: int,
         chunk_timeout: float,
+        copy_to: IO[bytes] | None = None,
     ) -> None:
         self._chunks = aiter(chunks)
+        self._copy_to = copy_to
         self._loop = loop
         self._max_bytes = max_bytes
         self._chunk_timeout = chunk_timeout
@@ -420,6 +434,11 @@ class _ChunkSource:
             if self.size > self._max_bytes:
                 raise UploadTooLarge(self._max_bytes)
             self._hash.update(chunk)
+            if self._copy_to is not None:
+                try:
+                    self._copy_to.write(chunk)
+                except (OSError, ValueError) as error:  # ValueError: the copy was closed
+                    raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
             return chunk
         return None
 

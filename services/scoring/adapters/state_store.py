@@ -139,6 +139,87 @@ async def save_score(conn: Connection, score: RegionScore, province: str | None)
     )
 
 
+async def record_applied(
+    conn: Connection, cycle: int, region: str, event: Envelope, score_version: int, *, changed: bool
+) -> None:
+    """Keep that `event` was applied, and the score version it left the region at."""
+    await conn.execute(
+        """INSERT INTO applied_events (cycle, region, event_id, event_type, score_version, changed)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+        cycle, region, event.event_id, event.type, score_version, changed,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A scored region of a type: its IID and its positions (type, province) per figure."""
+
+    region: str
+    province: str | None
+    iid: Mapping[Figure, Decimal]
+    position: Mapping[Figure, tuple[int, int | None]]
+
+
+async def standings_between(
+    conn: Connection, cycle: int, type_: str, code: str, bounds: Mapping[Figure, tuple[Decimal, Decimal]]
+) -> list[Standing]:
+    """The other scored regions of the type with an IID in [low, high) of some figure's
+    bounds — those a region moving between low and high passed — with their positions now."""
+    row_bounds = [b for f in FIGURES for b in bounds[f]]
+    rows = await conn.fetch(
+        """WITH ranked AS (
+             SELECT region, province, iid_claimed, iid_provisional, iid_validated,
+                    rank() OVER (ORDER BY iid_claimed DESC) AS claimed_type,
+                    rank() OVER (PARTITION BY province ORDER BY iid_claimed DESC) AS claimed_province,
+                    rank() OVER (ORDER BY iid_provisional DESC) AS provisional_type,
+                    rank() OVER (PARTITION BY province ORDER BY iid_provisional DESC) AS provisional_province,
+                    rank() OVER (ORDER BY iid_validated DESC) AS validated_type,
+                    rank() OVER (PARTITION BY province ORDER BY iid_validated DESC) AS validated_province
+             FROM current_scores WHERE cycle = $1 AND type = $2)
+           SELECT * FROM ranked
+           WHERE region <> $3 AND ((iid_claimed >= $4 AND iid_claimed < $5)
+                                 OR (iid_provisional >= $6 AND iid_provisional < $7)
+                                 OR (iid_validated >= $8 AND iid_validated < $9))""",
+        cycle, type_, code, *row_bounds,
+    )
+    return [
+        Standing(
+            region=row["region"],
+            province=row["province"],
+            iid={f: row[f"iid_{f}"] for f in FIGURES},
+            position={f: (row[f"{f}_type"], row[f"{f}_province"] if row["province"] is not None else None)
+                      for f in FIGURES},
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class AboveZero:
+    """How many scored regions of a type have an IID above 0 in each figure, in all and per
+    province, and which regions are scored: what the unscored regions (at 0) rank behind."""
+
+    scored: frozenset[str]
+    of_type: Mapping[Figure, int]
+    of_province: Mapping[tuple[Figure, str | None], int]
+
+
+async def above_zero(conn: Connection, cycle: int, type_: str) -> AboveZero:
+    rows = await conn.fetch(
+        """SELECT region, province, iid_claimed > 0 AS claimed, iid_provisional > 0 AS provisional,
+                  iid_validated > 0 AS validated
+           FROM current_scores WHERE cycle = $1 AND type = $2""",
+        cycle, type_,
+    )
+    of_type = {f: sum(1 for r in rows if r[f]) for f in FIGURES}
+    of_province: dict[tuple[Figure, str | None], int] = {}
+    for row in rows:
+        for f in FIGURES:
+            if row[f]:
+                of_province[(f, row["province"])] = of_province.get((f, row["province"]), 0) + 1
+    return AboveZero(frozenset(r["region"] for r in rows), of_type, of_province)
+
+
 async def positions(
     conn: Connection, cycle: int, code: str, type_: str, province: str | None, iids: Mapping[Figure, Decimal]
 ) -> dict[Figure, tuple[int, int | None]]:
@@ -172,6 +253,21 @@ async def event_applied(conn: Connection, group: str, event_id: UUID) -> bool:
 async def current_score(conn: Connection, cycle: int, code: str) -> RegionScore | None:
     document = await conn.fetchval("SELECT score FROM current_scores WHERE cycle = $1 AND region = $2", cycle, code)
     return RegionScore.model_validate(document) if document is not None else None
+
+
+async def iids_of_cycle(conn: Connection, cycle: int) -> dict[str, dict[Figure, Decimal]]:
+    """Every scored region's current IID in each figure (for ranking them all at once)."""
+    rows = await conn.fetch(
+        "SELECT region, iid_claimed, iid_provisional, iid_validated FROM current_scores WHERE cycle = $1", cycle
+    )
+    return {row["region"]: {f: row[f"iid_{f}"] for f in FIGURES} for row in rows}
+
+
+async def scores_of(conn: Connection, cycle: int, codes: list[str]) -> dict[str, RegionScore]:
+    rows = await conn.fetch(
+        "SELECT region, score FROM current_scores WHERE cycle = $1 AND region = ANY($2::text[])", cycle, codes
+    )
+    return {row["region"]: RegionScore.model_validate(row["score"]) for row in rows}
 
 
 async def score_history(conn: Connection, cycle: int, code: str, limit: int) -> list[RegionScore]:

@@ -13,8 +13,8 @@ from functools import cache
 from uuid import UUID
 
 from services.common.data.regions import RegionInfo, load_regions
-from services.common.events import Figure, FigureRanks, FigureValues, Rank, RegionScore, ScoreFigure
-from services.scoring.domain.engine import FigureScore, RegionFigures
+from services.common.events import FIGURES, Figure, FigureRanks, FigureValues, Rank, RegionScore, ScoreFigure
+from services.scoring.domain.engine import CompiledMethodology, FigureScore, Region, RegionFigures, score_region
 
 COMPONENT_PLACES = Decimal("0.0001")  # SPD, SID average, SJI and total shown to 4 decimals
 NO_RANKS = FigureRanks(type=None, province=None)
@@ -39,6 +39,22 @@ def figure_values(figure: FigureScore) -> FigureValues:
 
 def score_figure(figure: FigureScore, ranks: FigureRanks = NO_RANKS) -> ScoreFigure:
     return ScoreFigure(**dict(figure_values(figure)), ranks=ranks)
+
+
+def figures_of(score: RegionScore) -> dict[Figure, FigureValues]:
+    """A score's figures without their ranks."""
+    return {f: FigureValues.model_validate(score.figure(f).model_dump(exclude={"ranks"})) for f in FIGURES}
+
+
+def empty_figures(info: RegionInfo, compiled: CompiledMethodology) -> dict[Figure, FigureValues]:
+    """What a region without any answer scores."""
+    figures = score_region(Region(info.code, info.type, province_key(info)), compiled).figures
+    return {f: figure_values(figures[f]) for f in FIGURES}
+
+
+def unchanged(before: Mapping[Figure, FigureValues], figures: RegionFigures) -> bool:
+    """Whether the engine's figures are those of `before` (as published: rounded)."""
+    return all(figure_values(figures.figures[f]) == before[f] for f in FIGURES)
 
 
 def province_key(info: RegionInfo) -> str | None:

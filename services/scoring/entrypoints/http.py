@@ -28,7 +28,7 @@ from services.scoring.domain.queries import (
     RankingsQuery,
     RegionQuery,
 )
-from services.scoring.views import FeedItem, Rankings, ScoreHistory, ScoreMessage
+from services.scoring.views import FeedItem, RankingMessage, Rankings, ScoreHistory, ScoreMessage
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 Deps = Annotated[ScoringDeps, Depends(service_dependencies)]
@@ -91,6 +91,8 @@ async def get_rankings(
 def sse_text(item: FeedItem) -> str:
     if isinstance(item, ScoreMessage):
         return f"id: {item.entry_id}\nevent: score.updated\ndata: {item.score.model_dump_json()}\n\n"
+    if isinstance(item, RankingMessage):
+        return f"id: {item.entry_id}\nevent: ranking.changed\ndata: {item.change.model_dump_json()}\n\n"
     return ": waiting for the event stream\n\n" if item.stream_unavailable else ": keep-alive\n\n"
 
 

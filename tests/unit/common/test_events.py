@@ -53,7 +53,7 @@ def test_every_event_class_is_in_the_union_and_published_on_its_producers_stream
     assert set(ev.EVENT_TYPES) == {
         "spd.answer_set", "innovation.created", "innovation.updated", "innovation.submitted",
         "innovation.withdrawn", "evidence.stored", "evidence.accepted", "evidence.rejected",
-        "score.updated",
+        "score.updated", "ranking.changed",
     }
     for event in samples.one_of_each():
         assert ev.stream_of(event.producer) in ev.STREAMS
