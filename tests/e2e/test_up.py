@@ -30,6 +30,7 @@ async def test_up_serves_all_four_services_and_stops_cleanly(tmp_path):
         "INOVASI_LOG_JSON": "true",
     }
     env.pop("INOVASI_AUTH_SECRET", None)  # up makes one and keeps it in .inovasi/
+    env.pop("INOVASI_HOST", None)  # the default: loopback
     env.pop("INOVASI_S3_ENDPOINT", None)  # nothing on :9000 here: an embedded S3 is started
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--port", str(port)],

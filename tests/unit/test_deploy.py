@@ -1,5 +1,6 @@
 """The deployment files say what the platform needs (no Docker engine here to run them)."""
 
+import re
 from pathlib import Path
 
 import yaml
@@ -35,3 +36,32 @@ def test_gateway_routes_the_same_prefixes_as_inovasi_up():
     conf = (DEPLOY / "nginx.conf").read_text()
     for name in SERVICES:
         assert f"location /{name}/" in conf
+
+
+# `inovasi serve` listens on loopback unless INOVASI_HOST says otherwise; in a container that
+# would leave the service unreachable, so every deployment sets it.
+
+
+def test_the_image_listens_on_every_interface():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    final_stage = dockerfile.rsplit("\nFROM ", 1)[1]
+    assert re.search(r"^ENV .*\bINOVASI_HOST=0\.0\.0\.0\b", final_stage, re.MULTILINE)
+
+
+def test_compose_services_listen_on_every_interface():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    for name in SERVICES:
+        assert compose[name]["environment"]["INOVASI_HOST"] == "0.0.0.0", name
+
+
+def test_kubernetes_containers_listen_on_every_interface():
+    docs = list(yaml.safe_load_all((DEPLOY / "k8s" / "inovasi.yaml").read_text()))
+    config_maps = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "ConfigMap"}
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            env = {}
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    env.update(config_maps[source["configMapRef"]["name"]])
+            env.update({item["name"]: item.get("value") for item in container.get("env", [])})
+            assert env.get("INOVASI_HOST") == "0.0.0.0", container["name"]

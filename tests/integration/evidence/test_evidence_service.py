@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,9 +20,11 @@ from redis.asyncio import Redis
 
 from services.common import events as ev
 from services.common.tokens import UploadGrant, UploadGrants
+from services.evidence.adapters import file_checks
 from services.evidence.app import create_app
 from services.evidence.settings import EvidenceSettings
-from tests.integration.evidence.streams import GeneratedStream, MiB
+from tests.integration.evidence import samples
+from tests.integration.evidence.streams import MiB, large_pdf
 from tests.support import events as sample
 from tests.support.infra import unique_suffix, wait_until
 from tests.support.platform import AUTH_SECRET, cleanup, isolated_settings, running, token
@@ -31,8 +35,8 @@ pytestmark = pytest.mark.integration
 REGION = "62.10"  # Kabupaten Gunung Mas
 OTHER_REGION = "62.11"
 CAP = 6 * MiB  # small upload cap: just over one 5 MiB part, so "over the cap" is cheap to send
-PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 40 + b"%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + random.Random(1).randbytes(5000)
+PDF = samples.minimal_pdf()  # real ones: a PDF and a PNG are read before they are accepted
+PNG = samples.tiny_png()
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + random.Random(2).randbytes(3000)
 
 
@@ -203,7 +207,7 @@ async def test_region_admin_uploads_spd_evidence_and_video_indicators_take_files
 async def test_a_file_larger_than_one_part_streams_through_in_pieces(service: Service) -> None:
     innovation = await service.innovation("dinkes")
     # Sent in odd-sized chunks as a network would; stored as a multipart upload (5 MiB parts).
-    source = GeneratedStream(CAP - 1000, (300_007,), seed=3, head=b"%PDF-1.7\n")
+    source = large_pdf(CAP - 1000, (300_007,), seed=3)
     response = await service.client.post(
         "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "indicator": "sid-21"},
         content=source, headers={**operator(), "Content-Type": "application/pdf"},
@@ -394,6 +398,87 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(serv
         "/v1/evidence", params={"indicator": "sid-16", **sid}, content=PDF, headers=operator()
     )
     assert missing_cycle.status_code == 422 and "query.cycle" in problem_fields(missing_cycle)
+    assert await service.footprint() == before
+
+
+DAMAGED = "(the file may be truncated or damaged; export or download it again)"
+
+
+def scratch_copies() -> set[Path]:
+    """The temporary copies of uploads now on disk (each is deleted when its upload ends)."""
+    return set(Path(tempfile.gettempdir()).glob("inovasi-evidence-*"))
+
+
+# (the file, indicator, how its refusal starts); sid-16 takes PDFs, sid-19 images
+REFUSED_FILES = [
+    pytest.param(samples.pdf_with_garbage_after_signature, "sid-16", "the PDF cannot be read: ", id="pdf-garbage"),
+    pytest.param(samples.truncated_pdf, "sid-16", "the PDF cannot be read: ", id="pdf-truncated"),
+    pytest.param(samples.pdf_without_pages, "sid-16", "the PDF has no pages", id="pdf-no-pages"),
+    pytest.param(samples.password_protected_pdf, "sid-16",
+                 "the PDF is protected by a password, so verifiers cannot open it", id="pdf-password"),
+    pytest.param(samples.png_with_garbage_after_signature, "sid-19", "the PNG image cannot be decoded: ",
+                 id="png-garbage"),
+    pytest.param(samples.png_with_broken_pixels, "sid-19", "the PNG image cannot be decoded: ", id="png-broken-pixels"),
+    pytest.param(samples.truncated_png, "sid-19", "the PNG image cannot be decoded: ", id="png-truncated"),
+    pytest.param(samples.jpeg_with_garbage_after_header, "sid-19", "the JPEG image cannot be decoded: ",
+                 id="jpeg-garbage"),
+    pytest.param(samples.truncated_jpeg, "sid-19", "the JPEG image cannot be decoded: ", id="jpeg-truncated"),
+    pytest.param(lambda: samples.png_declaring(10_000, 10_000), "sid-19", "the PNG image is 10000 x 10000 pixels",
+                 id="png-bomb"),  # over Pillow's limit: it only warns
+    pytest.param(lambda: samples.png_declaring(100_000, 100_000), "sid-19", "the PNG image has more pixels than",
+                 id="png-bomb-huge"),  # over twice the limit: Pillow refuses to open it
+]
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow's, for the bombs
+@pytest.mark.parametrize(("make", "indicator", "reason_start"), REFUSED_FILES)
+async def test_a_file_that_only_starts_like_its_type_is_refused_and_leaves_nothing(
+    service: Service, make: Callable[[], bytes], indicator: str, reason_start: str
+) -> None:
+    innovation = await service.innovation("dinkes")
+    before, copies_before = await service.footprint(), scratch_copies()
+
+    response = await upload(service, make(), headers=operator(), innovation=innovation, indicator=indicator)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_request"
+    (problem,) = response.json()["problems"]
+    assert problem["field"] == "body" and problem["reason"].startswith(reason_start), problem
+    if "cannot be" in reason_start:
+        assert problem["reason"].endswith(DAMAGED), problem
+    if "pixels" in reason_start:
+        assert "decompression bombs" in problem["reason"], problem
+    # It was stored before it was read: its object is removed, and no row or event written.
+    assert await service.footprint() == before
+    assert scratch_copies() <= copies_before
+
+
+async def test_encrypted_pdfs_that_open_without_a_password_and_jpegs_are_accepted(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    copies_before = scratch_copies()
+    for content, indicator, kind in [
+        (samples.permissions_only_pdf(), "sid-16", "pdf"),  # a password only guards its permissions
+        (samples.small_jpeg(), "sid-19", "image"),
+    ]:
+        response = await upload(service, content, headers=operator(), innovation=innovation, indicator=indicator)
+        assert response.status_code == 201, response.text
+        assert (response.json()["kind"], response.json()["size"]) == (kind, len(content))
+    assert scratch_copies() <= copies_before
+
+
+async def test_a_check_that_cannot_run_removes_the_stored_object(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    innovation = await service.innovation("dinkes")
+    before = await service.footprint()
+
+    async def cannot_read(*_: Any) -> None:
+        raise OSError("no such file")
+
+    monkeypatch.setattr(file_checks, "read_structure", cannot_read)
+    response = await upload(service, PDF, headers=operator(), innovation=innovation, indicator="sid-16")
+    assert response.status_code == 503 and response.json()["error"] == "unavailable", response.text
+    assert "could not be checked" in response.json()["reason"]
     assert await service.footprint() == before
 
 

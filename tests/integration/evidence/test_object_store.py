@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import hmac
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from services.evidence.adapters.object_store import (
     DEFAULT_PART_SIZE,
+    CopyFailed,
     ObjectNotFound,
     ObjectStore,
     StoredObject,
@@ -141,6 +143,38 @@ async def test_concurrent_uploads_do_not_mix(object_store: ObjectStore) -> None:
             6 * MiB,
             source.sha256,
         )
+
+
+async def test_the_copy_holds_exactly_the_stored_bytes(object_store: ObjectStore) -> None:
+    key = fresh_key()
+    source = GeneratedStream(DEFAULT_PART_SIZE + 12345, (300_007, 0, 1), seed=11, head=PDF_HEAD)
+
+    with tempfile.TemporaryFile() as copy:
+        stored = await object_store.put_stream(
+            key, source, max_bytes=64 * MiB, content_type="application/pdf", copy_to=copy
+        )
+        copy.flush()
+        size = copy.seek(0, 2)
+        copy.seek(0)
+        digest = hashlib.sha256()
+        while block := copy.read(MiB):
+            digest.update(block)
+
+    assert (size, digest.hexdigest()) == (stored.size, stored.sha256) == (source.produced, source.sha256)
+
+
+async def test_a_copy_that_cannot_be_written_fails_the_upload_and_leaves_nothing(
+    object_store: ObjectStore, s3_inspector: Any
+) -> None:
+    key = fresh_key()
+    with tempfile.TemporaryFile() as copy:
+        pass  # closed: every write fails, as on a full disk
+
+    with pytest.raises(CopyFailed):
+        await object_store.put_stream(
+            key, GeneratedStream(MiB), max_bytes=64 * MiB, content_type="application/pdf", copy_to=copy
+        )
+    assert_nothing_left(s3_inspector, key)
 
 
 # ---------------------------------------------------------------------- refusals and failures

@@ -8,13 +8,17 @@ kernel socket buffers and the S3 server's own memory - the server runs in a chil
 here precisely so that its copy of the uploaded object is not counted.
 
 Expected: minio reads one part (5 MiB) at a time and, while assembling the next one, still
-references the previous part and briefly makes one concatenated copy, so about 3 parts.
+references the previous part and briefly makes one concatenated copy, so about 3 parts. The
+same holds while the upload is also copied to a temporary file (for the structural check of
+PDFs and images): the copy goes to disk chunk by chunk.
 """
 
 from __future__ import annotations
 
+import tempfile
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from typing import IO
 
 import pytest
 
@@ -47,14 +51,14 @@ async def store(s3_in_child_process: S3Endpoint) -> AsyncIterator[ObjectStore]:
     await store.aclose()
 
 
-async def peak_while_uploading(store: ObjectStore, total: int) -> int:
+async def peak_while_uploading(store: ObjectStore, total: int, copy_to: IO[bytes] | None = None) -> int:
     source = GeneratedStream(total, (64 * 1024,), seed=total)
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         stored = await store.put_stream(
-            f"memory/{total}", source, max_bytes=total, content_type="video/mp4"
+            f"memory/{total}", source, max_bytes=total, content_type="video/mp4", copy_to=copy_to
         )
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -80,4 +84,18 @@ async def test_peak_memory_is_bounded_by_parts_not_file_size(
     # Bounded: a handful of part buffers, far below the 48 MiB file...
     assert large <= 4 * DEFAULT_PART_SIZE
     # ...and flat: four times the file, (almost) the same peak.
+    assert abs(large - small) <= MiB
+
+
+async def test_copying_the_upload_to_a_file_keeps_the_peak_flat(
+    store: ObjectStore, record_property: pytest.RecordProperty
+) -> None:
+    with tempfile.TemporaryFile() as small_copy, tempfile.TemporaryFile() as large_copy:
+        small = await peak_while_uploading(store, 12 * MiB, copy_to=small_copy)
+        large = await peak_while_uploading(store, 48 * MiB, copy_to=large_copy)
+        assert (small_copy.tell(), large_copy.tell()) == (12 * MiB, 48 * MiB)
+    record_property("peak_MiB_48MiB_upload_with_copy", round(large / MiB, 2))
+    print(f"\npeak above baseline, copying to a file: 12 MiB upload {small / MiB:.2f} MiB, 48 MiB {large / MiB:.2f}")
+
+    assert DEFAULT_PART_SIZE <= large <= 4 * DEFAULT_PART_SIZE
     assert abs(large - small) <= MiB

@@ -15,6 +15,7 @@ import pytest
 
 from services.evidence.app import create_app
 from services.evidence.settings import EvidenceSettings
+from tests.support.files import minimal_pdf
 from tests.support.infra import unique_suffix
 from tests.support.platform import cleanup, isolated_settings, running, token
 from tests.support.s3 import S3Endpoint
@@ -109,7 +110,7 @@ async def test_a_lost_bucket_is_created_again_and_the_retry_succeeds(evidence_ap
 
     async def upload() -> httpx.Response:
         return await client.post(
-            f"/v1/evidence?{SPD_UPLOAD}", content=PDF_HEAD + b"%%EOF\n",
+            f"/v1/evidence?{SPD_UPLOAD}", content=minimal_pdf(),
             headers={**token("region_admin"), "Content-Type": "application/pdf"},
         )
 

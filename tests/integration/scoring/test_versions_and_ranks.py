@@ -59,7 +59,7 @@ async def test_an_event_that_changes_no_figure_makes_no_version(settings, redis)
 
         async def applied():
             async with pool.acquire() as conn:
-                rows = await conn.fetch("SELECT event_id, changed, score_version FROM applied_events ORDER BY applied_at")
+                rows = await conn.fetch("SELECT event_id, changed, score_version FROM applied_events")
             return rows if len(rows) == 5 else None
 
         rows = {row["event_id"]: row for row in await wait_until(applied, timeout=15)}

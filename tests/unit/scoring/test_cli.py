@@ -80,6 +80,7 @@ def test_explain_and_gap_reports(example_file):
         (json.dumps({"methodology": "iid-2026", "regions": [{"code": "1", "type": "provinsi", "spd": {"x": {}}}]}), [],
          "regions[0].spd.x: unknown indicator"),
         (None, ["--region", "99.99"], "--region: no region '99.99' in the dataset"),
+        ("[" * 100_000, [], "not valid JSON: nested too deeply"),
     ],
 )
 def test_bad_input_exits_2_with_a_named_reason(example_file, content, args, message):
@@ -107,3 +108,32 @@ def test_committed_schemas_are_the_ones_the_models_generate(name):
 def test_the_dataset_schema_accepts_a_dataset():
     validator = schema_validator("dataset.schema.json")
     validator.validate(dataset(worked_example_1()))
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ({"code": "99.99", "type": "kabupaten", "province": "99"},
+         "regions[0].code: '99.99' is not a Kemendagri region code"),
+        ({"code": "62.10", "type": "kabupaten", "province": "11"},
+         "regions[0].province: 62.10 is in province 62, not 11"),
+    ],
+)
+def test_compute_refuses_a_region_not_in_the_region_list(example_file, region, message):
+    example_file.write_text(json.dumps(dataset(region)))
+    done = inovasi("score", "compute", str(example_file))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert f"  {message}\n" in done.stderr
+
+
+def test_every_problem_of_a_dataset_is_listed(example_file):
+    region = worked_example_1()
+    region["spd"]["spd-01"] = {"level": 4, "evidence": "accepted"}
+    region["innovations"][0]["answers"]["sid-99"] = {"level": 1, "evidence": "pending"}
+    example_file.write_text(json.dumps(dataset(region)))
+    done = inovasi("score", "compute", str(example_file))
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[1:] == [
+        "  regions[0].innovations[0].answers.sid-99: unknown indicator",
+        "  regions[0].spd.spd-01.level: Input should be less than or equal to 3",
+    ]
