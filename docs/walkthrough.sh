@@ -51,7 +51,7 @@ done
 # 4. It uploads evidence: the file's bytes as the body (checked by type and size, stored
 #    with its SHA-256), or a link for the video indicator. The innovation's upload grant
 #    (from step 2) lets the upload in at once, before the evidence service has heard of it.
-printf '%%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%%%EOF\n' > /tmp/inovasi-sk.pdf
+printf '%%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >> endobj\ntrailer << /Root 1 0 R >>\nstartxref\n0\n%%%%EOF\n' > /tmp/inovasi-sk.pdf
 upload() {  # indicator, then curl's body arguments
   local indicator=$1; shift
   curl -sf -X POST "$API/evidence/v1/evidence?cycle=2026&innovation=$ID&indicator=$indicator" \

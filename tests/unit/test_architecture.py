@@ -22,8 +22,8 @@ DOMAIN_MAY_IMPORT = (
     "services.common.data",
     "services.common.methodology",
 )
-# Third-party packages a domain module may use: validation models only, no I/O.
-DOMAIN_THIRD_PARTY = ("pydantic", "pydantic_core")
+# Third-party packages a domain module may use: validation models and encodings, no I/O.
+DOMAIN_THIRD_PARTY = ("pydantic", "pydantic_core", "idna")
 WEB = ("fastapi", "starlette", "services.common.http")
 
 

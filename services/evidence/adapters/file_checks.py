@@ -70,8 +70,9 @@ async def read_structure(copy: IO[bytes], file_type: FileType) -> Finding:
     """What reading `copy` (a complete upload, written by `put_stream`) as `file_type` found.
 
     Never raises for bad content: a library's error is reported as `Unreadable`. The reading
-    opens the file by its name, so it is unaffected if the caller closes `copy` meanwhile (a
-    cancelled request); the file is gone once both are done with it.
+    opens the file by its name with a handle of its own, so a caller that stops waiting (a
+    cancelled request) may close, and so delete, `copy` at once: a reading under way finishes
+    on the deleted file, one not yet started finds none; either result is then ignored.
     """
     copy.flush()
     if file_type == PDF:

@@ -12,6 +12,9 @@ Usage, in the upload handler:
     match check_file_type(sniff(head), indicator.code, indicator.evidence.kinds):
         case Refused(reason=reason):  -> 4xx naming the reason, nothing stored
         case Accepted(content_type=content_type):  -> stream to storage as content_type
+
+First bytes can lie (a truncated or damaged file keeps its signature), so an accepted PDF or
+image is then read whole, from a temporary copy, before it is kept: see `file_structure`.
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ async def test_poison_goes_to_the_dlq_others_flow_and_replay_brings_it_back():
 
             listed = inovasi(settings, "dlq", "list", "intake.events", "--json")
             assert listed.returncode == 0, listed.stderr
-            letters = [json.loads(line) for line in listed.stdout.splitlines()]
+            letters = json.loads(listed.stdout)
             assert [(letter["event_id"], letter["group"]) for letter in letters] == [(str(poison.event_id), "scoring")]
 
             entries_before = await redis.xlen(key)
