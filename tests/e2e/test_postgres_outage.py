@@ -72,9 +72,9 @@ async def test_reads_and_writes_answer_503_during_an_outage_and_recover_within_2
                 assert_unavailable(response)
                 latencies.append(took)
             assert max(latencies) < ANSWER_WITHIN_S, latencies
-            # An event scoring cannot apply while PostgreSQL is down.
-            spd = sample.spd_answer_set("spd-01", 3, region=REGION)
-            await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(spd))
+            # Events scoring cannot apply while PostgreSQL is down: an SPD answer and its evidence.
+            for event in sample.spd_with_evidence("spd-01", 3, region=REGION):
+                await redis.xadd(settings.stream(ev.stream_of(event.producer)), ev.to_entry(event))
 
             postgres.start()
             restarted = time.monotonic()
@@ -84,14 +84,14 @@ async def test_reads_and_writes_answer_503_during_an_outage_and_recover_within_2
 
             async def spd_scored() -> bool:
                 response = await client.get(score, headers=journey.viewer)
-                return response.status_code == 200 and response.json()["cause_type"] == "spd.answer_set"
+                return response.status_code == 200 and response.json()["claimed"]["spd"] != "0.0000"
 
             await wait_until(read_ok, timeout=10, interval=0.05)
             await wait_until(spd_scored, timeout=10, interval=0.05)
             recovered = time.monotonic() - restarted
             assert recovered < RECOVERED_WITHIN_S, recovered
-            pending = await redis.xpending(settings.stream(ev.INTAKE_STREAM), "scoring")
-            assert pending["pending"] == 0
+            for stream in (ev.INTAKE_STREAM, ev.EVIDENCE_STREAM):
+                assert (await redis.xpending(settings.stream(stream), "scoring"))["pending"] == 0
             # The refused write changed nothing: the innovation is still at version 1.
             assert (await client.get(read, headers=journey.operator)).json()["version"] == 1
             print(f"\n503 during the outage in {[round(t * 1000) for t in latencies]} ms; "
