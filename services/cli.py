@@ -250,8 +250,17 @@ def _add_dlq_commands(commands: argparse._SubParsersAction) -> None:
 def _uvicorn(app, host: str, port: int, level: str) -> None:
     import uvicorn
 
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            # Before uvicorn waits for open responses to finish: the live feeds end now.
+            app.state.begin_shutdown()
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
     # log_config=None keeps our structlog JSON logging for uvicorn's loggers too.
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=level.lower(), timeout_graceful_shutdown=10)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, log_level=level.lower(), timeout_graceful_shutdown=10
+    )
+    Server(config).run()
 
 
 def _serve(args: argparse.Namespace) -> int:
