@@ -21,6 +21,7 @@ DOMAIN_MAY_IMPORT = (
     "services.common.ids",
     "services.common.data",
     "services.common.methodology",
+    "services.common.text",
 )
 # Third-party packages a domain module may use: validation models and encodings, no I/O.
 DOMAIN_THIRD_PARTY = ("pydantic", "pydantic_core", "idna")

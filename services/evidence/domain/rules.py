@@ -23,6 +23,7 @@ from services.common.methodology.catalogue import (
     methodology_for_cycle,
 )
 from services.common.principal import Principal
+from services.common.text import control_character_problem
 from services.evidence.domain.filetypes import FileType, describe_kinds
 
 SPD_EVIDENCE_KINDS: tuple[str, ...] = ("pdf", "image")
@@ -206,8 +207,8 @@ def decide(current_state: str, current_reason: str | None, decision: Decision, r
         raise InvalidInput.at("body.reason", "a reason is required when rejecting evidence")
     if reason is not None and len(reason) > MAX_REASON_LENGTH:
         raise InvalidInput.at("body.reason", f"longer than {MAX_REASON_LENGTH} characters")
-    if reason is not None and any(ord(c) < 0x20 and c not in "\n\t" for c in reason):
-        raise InvalidInput.at("body.reason", "must not contain control characters")
+    if reason is not None and (problem := control_character_problem(reason)):
+        raise InvalidInput.at("body.reason", problem)
     if current_state == decision and current_reason == reason:
         return None
     return Verdict(decision, reason)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import date
 
 from services.common.methodology.catalogue import UrusanCatalogue, load_urusan
+from services.common.text import control_character_problem
 
 ENUM_FIELDS: tuple[str, ...] = ("tahapan", "jenis", "bentuk", "inisiator")
 TEXT_FIELDS: tuple[str, ...] = ("rancang_bangun", "tujuan", "manfaat", "hasil")
@@ -77,9 +78,11 @@ def _options(values: Iterable[str]) -> str:
 
 
 def text_problem(value: str) -> str | None:
-    """Text PostgreSQL cannot store: a NUL character, or a lone surrogate (not Unicode)."""
-    if "\x00" in value:
-        return "must not contain NUL characters"
+    """Text that is not fit to keep: a control character other than newline and tab (NUL,
+    which PostgreSQL cannot store, carriage returns, escapes that would garble a page or a
+    report), or a lone surrogate (not Unicode at all)."""
+    if problem := control_character_problem(value):
+        return problem
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

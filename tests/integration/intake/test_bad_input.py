@@ -75,6 +75,8 @@ PROFILE_CASES = [
     ({"status": "submitted"}, ["body.status"]),
     ({"version": 9}, ["body.version"]),
     ({"name": "Posyandu\u0000"}, ["body.name"]),  # PostgreSQL cannot store NUL: 422, never 500
+    ({"tujuan": "Tujuan\u001b[2J"}, ["body.tujuan"]),  # a terminal escape: control characters are refused
+    ({"manfaat": "baris\r\nkedua"}, ["body.manfaat"]),  # newline and tab only
     ({"hasil": "Hasil \ud800"}, ["body.hasil"]),  # a lone surrogate is not text
 ]
 

@@ -83,10 +83,15 @@ def test_missing_fields_are_listed_in_form_order():
     [
         ("biasa", None),
         ("emoji 🚀 dan aksara ꦗꦮ", None),
-        ("ada\x00nul", "must not contain NUL characters"),
+        ("baris satu\nbaris dua\tdengan tab", None),
+        ("ada\x00nul", "must not contain control characters other than newline and tab (found U+0000)"),
+        ("baris\r\nWindows", "must not contain control characters other than newline and tab (found U+000D)"),
+        ("warna \x1b[31mmerah", "must not contain control characters other than newline and tab (found U+001B)"),
+        ("hapus\x7f", "must not contain control characters other than newline and tab (found U+007F)"),
+        ("C1 \x85 NEL", "must not contain control characters other than newline and tab (found U+0085)"),
         ("separuh \ud800", "must be valid Unicode text"),
     ],
 )
-def test_text_postgresql_cannot_store_is_a_problem_of_its_field(text, problem):
+def test_text_with_control_characters_or_not_unicode_is_a_problem_of_its_field(text, problem):
     problems = profile_problems(eligible_profile(tujuan=text))
     assert problems == ([FieldProblem("tujuan", problem)] if problem else [])
