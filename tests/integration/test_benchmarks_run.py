@@ -27,3 +27,8 @@ def test_the_scoring_engine_benchmark_runs() -> None:
 def test_the_decision_to_sse_benchmark_runs() -> None:
     out = run("-m", "benchmarks.decision_to_sse", "--decisions", "3")
     assert "accepted decision → SSE score update over 3 decisions" in out
+
+
+def test_the_score_versions_benchmark_runs() -> None:
+    out = run("-m", "benchmarks.score_versions", "--regions", "1", "--innovations", "2")
+    assert "score.updated repeating the previous version's figures: 0 of" in out
