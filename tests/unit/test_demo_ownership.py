@@ -1,6 +1,6 @@
 """The demo acts only on what it created: its agencies (ids with the reserved prefix), their
 innovations and the evidence it uploaded. Agencies and innovations people create in its
-regions (the README's walkthrough registers `dinkes` in 62.10) are never touched."""
+regions (the README's walkthrough registers `dinkes-<date and time>` in 62.10) are never touched."""
 
 from __future__ import annotations
 
