@@ -25,6 +25,7 @@ import random
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import cast
 
 import asyncpg
 import httpx
@@ -32,6 +33,7 @@ from redis.asyncio import Redis
 
 from services.common import events as ev
 from services.common.methodology.catalogue import load_methodology
+from services.common.settings import Settings
 from services.notify.settings import NotifySettings
 from services.platform import SERVICES, create_platform_app
 from tests.support.journeys import Journey
@@ -93,7 +95,7 @@ async def region_load(client: httpx.AsyncClient, region: str, innovations: int, 
             await journey.decide(item, second, "Dokumen tidak terbaca" if second == "rejected" else None)
 
 
-async def caught_up(redis: Redis, settings, pool: asyncpg.Pool, schema: str) -> int:  # type: ignore[no-untyped-def]
+async def caught_up(redis: Redis, settings: Settings, pool: asyncpg.Pool, schema: str) -> int:
     """Wait until scoring has read and acknowledged every intake and evidence event and
     nothing changes for QUIET_S; return how many events it applied."""
     last, quiet_since = -1, time.monotonic()
@@ -144,9 +146,9 @@ async def run(regions: int, innovations: int, seed: int) -> Outcome:
                 without_version = await pool.fetchval(
                     f'SELECT count(*) FROM "{settings.schema_of("scoring")}".applied_events WHERE NOT changed'
                 )
-                updates = [
-                    ev.from_entry(fields) for _, fields in await redis.xrange(settings.stream(ev.SCORING_STREAM))
-                ]
+                entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                               await redis.xrange(settings.stream(ev.SCORING_STREAM)))
+                updates = [ev.from_entry(fields) for _, fields in entries]
                 previous: dict[str, tuple] = {}
                 versions = repeated = 0
                 by_region: dict[str, list[ev.ScoreUpdated]] = defaultdict(list)
