@@ -1,23 +1,31 @@
 """The four services as ASGI apps behind URL prefixes: all of them in one process
 (`inovasi up`) or one of them (`inovasi serve <service>`, as a container runs it). In both
 cases the URLs are the same: `/intake/v1/…`, `/evidence/v1/…`, `/scoring/v1/…`,
-`/notify/v1/…`, so a gateway in front of the containers routes by prefix."""
+`/notify/v1/…`, so a gateway in front of the containers routes by prefix.
+
+`/` is the front door: a page (in Bahasa Indonesia, for the people who open it) linking to
+each mounted service's API docs; `/docs` leads there. Any other path answers a JSON 404 in
+the services' error shape."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import importlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from html import escape
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from services.common.errors import NotFound
 from services.common.health import run_check
+from services.common.http import error_response
 from services.common.settings import Settings
 
 SERVICES = ("intake", "evidence", "scoring", "notify")
@@ -64,9 +72,111 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
         ready = all(v == "ok" for service in results.values() for v in service.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    async def front_door(request: Request) -> HTMLResponse:
+        return HTMLResponse(front_page(list(apps), _root(request)))
+
+    async def docs(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"{_root(request)}/", status_code=307)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        return _http_error(request, exc, list(apps))
+
+    routes: list[BaseRoute] = [
+        Route("/", front_door),  # GET and HEAD
+        Route("/docs", docs),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
     routes += [Mount(f"/{name}", app=sub) for name, sub in apps.items()]
-    platform = Starlette(routes=routes, lifespan=lifespan)
+    platform = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     platform.state.services = apps
     platform.state.begin_shutdown = lambda: [sub.state.runtime.begin_shutdown() for sub in apps.values()]
     return platform
+
+
+# --- the front door --------------------------------------------------------------------
+
+# What each service is for, as the page says it.
+SERVICE_SUMMARIES: Mapping[str, str] = {
+    "intake": "Perangkat daerah (OPD), profil inovasi, jawaban indikator SID dan SPD, pengajuan dan penarikan.",
+    "evidence": "Data dukung (berkas dan tautan) untuk setiap jawaban, dan verifikasinya.",
+    "scoring": "Skor IID daerah (diklaim, sementara, tervalidasi), peringkat, penjelasan, rencana "
+    "peningkatan, dan siaran langsung pembaruan skor (SSE).",
+    "notify": "Langganan webhook pembaruan skor dan riwayat pengirimannya.",
+}
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto;
+       max-width: 46rem; padding: 2rem 1.25rem; line-height: 1.5; color: #1d2733; }
+h1 { margin-bottom: .25rem; }
+h2 { margin-top: 2rem; font-size: 1.15rem; }
+.lead { font-size: 1.1rem; margin-top: 0; }
+ul.services { list-style: none; padding: 0; }
+ul.services > li { border: 1px solid #d6dde5; border-radius: .5rem; padding: .75rem 1rem; margin: .75rem 0; }
+ul.services p { margin: .25rem 0 .5rem; }
+a { color: #0b5cad; }
+code { background: #f1f4f7; padding: 0 .25rem; border-radius: .25rem; }
+nav a { margin-right: 1rem; }
+"""
+
+
+def _root(request: Request) -> str:
+    """The prefix the platform itself is served under (empty unless a proxy sets one)."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def front_page(services: Sequence[str], root: str = "") -> str:
+    """The page at `/`: what inovasi is, and for each mounted service its API docs
+    (Swagger UI, ReDoc, OpenAPI JSON); then the platform's health checks. No asset from
+    elsewhere: many pemda networks reach no CDN."""
+    items = []
+    for name in services:
+        base = f"{root}/{escape(name)}"
+        items.append(
+            f"""<li><h3>{escape(name)}</h3>
+<p>{escape(SERVICE_SUMMARIES.get(name, ""))}</p>
+<nav><a href="{base}/docs">Swagger UI</a>
+<a href="{base}/redoc">ReDoc</a>
+<a href="{base}/openapi.json">OpenAPI (JSON)</a></nav></li>"""
+        )
+    return f"""<!DOCTYPE html>
+<html lang="id">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>inovasi — dokumentasi API</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<h1>inovasi</h1>
+<p class="lead">inovasi adalah tempat pemerintah daerah menghimpun inovasi perangkat daerahnya beserta
+data dukungnya, dan tempat Bapperinda/Bappeda memantau setiap hari posisi daerahnya dalam Indeks
+Inovasi Daerah (IID) Kemendagri.</p>
+<p>Aplikasi web belum tersedia; untuk sementara halaman ini menautkan dokumentasi API setiap layanan.
+Setiap permintaan ke API memerlukan header <code>Authorization: Bearer &lt;token&gt;</code>
+(buat dengan <code>inovasi token issue</code>; di Swagger UI, tekan <em>Authorize</em>).</p>
+<h2>Layanan</h2>
+<ul class="services">
+{chr(10).join(items)}
+</ul>
+<h2>Kesehatan platform</h2>
+<nav><a href="{root}/healthz">/healthz</a> (proses berjalan)
+<a href="{root}/readyz">/readyz</a> (siap melayani: PostgreSQL, Redis, S3)</nav>
+<h2>Panduan</h2>
+<p>Langkah demi langkah dengan curl — dari token sampai skor daerah: bagian
+<em>Walkthrough with curl</em> di README repositori (skrip yang sama: <code>docs/walkthrough.sh</code>).</p>
+</body>
+</html>
+"""
+
+
+def _http_error(request: Request, exc: Exception, services: Sequence[str]) -> Response:
+    """The platform's own HTTP errors in the services' JSON shape (`{"error", "reason"}`),
+    not Starlette's plain text: an unknown path is a `not_found` naming where things are."""
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    if exc.status_code == 404:
+        prefixes = ", ".join(f"/{name}/" for name in services)
+        reason = f"no such path: {request.url.path}; the services are under {prefixes} and / lists their API docs"
+        return error_response(NotFound(reason=reason))
+    return JSONResponse({"error": "http_error", "reason": exc.detail}, exc.status_code, headers=exc.headers)

@@ -1,5 +1,6 @@
-"""The HTTP side every service shares: the app factory, bearer-token authentication, and the
-one translation of domain errors into HTTP answers.
+"""The HTTP side every service shares: the app factory, bearer-token authentication (declared
+in the OpenAPI document), the API docs served without a CDN, and the one translation of
+domain errors into HTTP answers.
 
 Every error has one shape, so a client always learns which field was wrong and why:
 
@@ -10,11 +11,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import fastapi_offline
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -125,14 +131,28 @@ class Unauthorized(HTTPException):
         )
 
 
-async def authenticate(request: Request) -> Principal:
+# Declares the scheme in every service's OpenAPI document (each operation that needs a token
+# lists it, so Swagger UI's "Authorize" sends it); the answer to a missing or bad token stays
+# ours, below, not FastAPI's.
+bearer_scheme = HTTPBearer(
+    scheme_name="bearer",
+    bearerFormat="JWT",
+    description=(
+        "`Authorization: Bearer <token>`: an HS256 JWT signed with `INOVASI_AUTH_SECRET`, carrying "
+        "`role`, `region` and for an operator `agency` (`inovasi token issue` prints one)."
+    ),
+    auto_error=False,
+)
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> Principal:
     """FastAPI dependency: the request's principal, or 401. (Async, so no thread hand-off.)"""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if credentials is None:  # no header, another scheme, or no token after "Bearer"
         raise Unauthorized("Authorization: Bearer <token> header required")
     try:
-        return verify_token(request.app.state.auth_secret, token.strip())
+        return verify_token(request.app.state.auth_secret, credentials.credentials)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
 
@@ -197,7 +217,8 @@ def create_service_app(
             await runtime.stop()
 
     secret = runtime.settings.require_auth_secret()
-    app = FastAPI(title=title, lifespan=lifespan)
+    # Swagger UI and ReDoc come from the service itself (install_api_docs), not from a CDN.
+    app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.begin_shutdown = runtime.begin_shutdown  # the server calls it when it starts stopping
     app.state.auth_secret = secret
@@ -206,9 +227,55 @@ def create_service_app(
     # Added last, so it runs first: a body is bounded before anything reads it.
     app.add_middleware(BodyLimit, default=runtime.settings.max_request_body_bytes, routes=body_limits)
     app.include_router(health_router(_RuntimeChecks(runtime)))
+    install_api_docs(app)
     for router in routers:
         app.include_router(router)
     return app
+
+
+# --- the API docs ------------------------------------------------------------------------
+
+# Swagger UI's and ReDoc's files as fastapi-offline ships them: many pemda networks reach no
+# CDN, so every service serves them itself, under its own prefix.
+DOCS_ASSETS = "/docs-assets"
+_DOCS_ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
+# No online validator badge (an image from validator.swagger.io); the rest as FastAPI has it.
+SWAGGER_UI_PARAMETERS: Mapping[str, Any] = {"validatorUrl": None}
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` (ReDoc) for the app's OpenAPI document, with every
+    asset served by the app at `/docs-assets/`. URLs carry the mount prefix (`/intake/docs`
+    loads `/intake/openapi.json`), as the app is mounted under `/<service>`."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_DOCS_ASSETS_DIR), name="docs-assets")
+
+    def urls(request: Request) -> tuple[str, str]:
+        root = str(request.scope.get("root_path", "")).rstrip("/")
+        return f"{root}{app.openapi_url}", f"{root}{DOCS_ASSETS}"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        openapi_url, assets = urls(request)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{assets}/swagger-ui-bundle.js",
+            swagger_css_url=f"{assets}/swagger-ui.css",
+            swagger_favicon_url=f"{assets}/favicon.png",
+            oauth2_redirect_url=None,  # bearer tokens only: no OAuth2 flow to come back from
+            swagger_ui_parameters=dict(SWAGGER_UI_PARAMETERS),
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        openapi_url, assets = urls(request)
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} — ReDoc",
+            redoc_js_url=f"{assets}/redoc.standalone.js",
+            redoc_favicon_url=f"{assets}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 class _RuntimeChecks(Mapping[str, Check]):
