@@ -1,10 +1,11 @@
 """Redis being down delays events, it never loses them: intake keeps accepting writes while
 Redis (a private one, on its own port) is stopped, and their events reach scoring after it
-is back."""
+is back. The live feed, which cannot work without Redis, says so at once (503)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import httpx
@@ -45,6 +46,15 @@ async def test_intake_accepts_writes_while_redis_is_down_and_scoring_catches_up(
                 await wait_until(lambda: scoring_knows({before["id"]}), timeout=20)
 
                 redis_server.stop()
+                # The live feed cannot follow the stream: a JSON 503 with Retry-After, at once,
+                # for a new dashboard and for one resuming.
+                for resume in ({}, {"Last-Event-ID": "1-0"}):
+                    started = time.perf_counter()
+                    feed = await client.get(f"/scoring/v1/cycles/2026/stream?region={REGION}",
+                                            headers={**journey.viewer, **resume})
+                    assert time.perf_counter() - started < 3
+                    assert feed.status_code == 503 and feed.json()["error"] == "unavailable", feed.text
+                    assert int(feed.headers["Retry-After"]) >= 1
                 # Writes keep being accepted: each 2xx is state + event committed in PostgreSQL.
                 during = [await journey.create_innovation(f"Saat gangguan {k}") for k in range(3)]
                 during[0] = await journey.answer(during[0], "sid-16", 3)

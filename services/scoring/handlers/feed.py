@@ -41,10 +41,11 @@ async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQu
     if query.last_event_id is not None and not _valid_stream_id(query.last_event_id):
         reason = "not a stream entry id this feed sent (each part at most 2**64 - 1)"
         raise InvalidInput.at("header.Last-Event-ID", reason)
-    try:
-        start = query.last_event_id or await stream_position(deps.redis, deps.scoring_stream)
+    try:  # asked on resume too: a feed that cannot reach the stream answers 503 at once
+        position = await stream_position(deps.redis, deps.scoring_stream)
     except RedisError:
         raise Unavailable(reason="the event stream is unreachable; retry shortly") from None
+    start = query.last_event_id or position
     snapshot: list[RegionScore] = []
     if query.last_event_id is None:
         followed = [info for info in load_regions().values() if _follows(query, info)]
