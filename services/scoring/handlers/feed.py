@@ -6,8 +6,8 @@ region it follows. The feed ends as soon as the service begins to shut down."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -117,11 +117,18 @@ async def _read_unless_stopping(
     stopping = asyncio.ensure_future(deps.stopping.wait())
     try:
         await asyncio.wait({read, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
+    finally:  # also when the client left (this task cancelled)
         stopping.cancel()
-    if not read.done():
-        read.cancel()
-        with contextlib.suppress(BaseException):  # the cancelled read's own end
-            await read
-        return None
-    return read.result()
+        abandoned = not read.done()
+        if abandoned:
+            # Not awaited: a blocking XREAD does not always end when cancelled (the client
+            # may finish the read it is in, up to BLOCK_MS later); closing the pool ends it.
+            read.cancel()
+            read.add_done_callback(_discard_outcome)
+    return None if abandoned else read.result()
+
+
+def _discard_outcome(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned read's outcome, so asyncio does not report it as lost."""
+    if not task.cancelled():
+        task.exception()
