@@ -94,7 +94,9 @@ Timestamp = Annotated[
 # Decimals travel as strings ("47.04") so no consumer sees a binary float.
 DecimalStr = Annotated[
     Decimal,
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    # Plain notation, as the pattern says: str() writes 5E-7 for a tiny value such as a
+    # maturity a client asked about.
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["47.04"]}),
 ]
 

@@ -74,7 +74,21 @@ def health_router(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz")
+    readiness = {
+        "content": {"application/json": {"schema": {
+            "type": "object", "required": ["status", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "unavailable"]},
+                "checks": {"type": "object", "additionalProperties": {"type": "string"},
+                           "description": "each check: ok, or its error"},
+            },
+        }}},
+    }
+
+    @router.get("/readyz", responses={
+        200: {"description": "every check passes", **readiness},
+        503: {"description": "a check fails", **readiness},
+    })
     async def readyz() -> JSONResponse:
         names = list(checks)
         errors = await asyncio.gather(*(run_check(checks[name], timeout) for name in names))
@@ -85,7 +99,9 @@ def health_router(
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=Response, responses={
+        200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    })
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

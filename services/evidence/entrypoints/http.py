@@ -18,15 +18,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.json_schema import SkipJsonSchema
 from starlette.requests import ClientDisconnect
 
 from services.common.errors import InputInterrupted, InvalidInput, Problem, TooLarge, UnsupportedContent
 from services.common.http import CurrentPrincipal, json_response, service_dependencies
+from services.common.openapi import (
+    NAME_PATTERN,
+    TEXT_PATTERN,
+    errors,
+    header,
+    indicator_codes,
+    known_cycles,
+    one_of,
+    region_codes,
+)
 from services.evidence import handlers
 from services.evidence.dependencies import EvidenceDeps
 from services.evidence.domain.commands import (
@@ -36,7 +47,7 @@ from services.evidence.domain.commands import (
     ListEvidence,
     UploadEvidence,
 )
-from services.evidence.domain.rules import MAX_REASON_LENGTH, media_type_of
+from services.evidence.domain.rules import MAX_LINK_LENGTH, MAX_REASON_LENGTH, media_type_of
 from services.evidence.views import EvidenceDetail, EvidencePage, EvidenceView
 
 router = APIRouter(prefix="/v1", tags=["evidence"])
@@ -44,12 +55,32 @@ Deps = Annotated[EvidenceDeps, Depends(service_dependencies)]
 # Ids are UUIDs; the pattern also keeps bytes PostgreSQL refuses (NUL) away from queries.
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,100}$"
 EvidenceId = Annotated[str, Path(pattern=ID_PATTERN)]
+# An optional parameter is published without null (`SkipJsonSchema`: a query has no null),
+# and pydantic then leaves its pattern out: it is restated for the document.
+PUBLISHED_ID = {"pattern": ID_PATTERN}
+INDICATOR_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+EvidenceState = Literal["pending", "accepted", "rejected"]
 MAX_JSON_BODY = 16 * 1024  # a link or a decision is far smaller
+# What the rules check (domain.rules), published: an assessment cycle of a methodology, an
+# indicator of one, a Kemendagri code that names a region, an id intake could have issued.
+Cycle = Annotated[int, Query(description="assessment year, e.g. 2026", json_schema_extra={"enum": known_cycles()})]
+RegionQuery = Annotated[
+    str | SkipJsonSchema[None],
+    Query(max_length=8, description="a region's Kemendagri code, e.g. 62.10: for an SPD indicator, or a region's "
+          "items (then without innovation)", json_schema_extra={"enum": region_codes()}),
+]
+INNOVATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$"
+# An absolute http(s) URL with a host, an optional port, no user name or password, nothing
+# but printable ASCII (domain.rules.check_link); surrounding spaces are ignored.
+LINK_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]*[A-Za-z0-9](:[1-9][0-9]{0,3})?([/?#][!-~]*)?$"
 
 
 class LinkBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    link: str = Field(min_length=1, description="an absolute http(s) URL, e.g. of a video")
+    link: str = Field(
+        min_length=1, description="an absolute http(s) URL, e.g. of a video",
+        json_schema_extra={"pattern": LINK_PATTERN, "maxLength": MAX_LINK_LENGTH},
+    )
 
 
 class DecisionBody(BaseModel):
@@ -58,6 +89,27 @@ class DecisionBody(BaseModel):
     reason: str | None = Field(
         None, max_length=MAX_REASON_LENGTH, description="required when rejecting: what the agency must fix"
     )
+
+
+# The decision as published: a reason (free text) may come with either decision and must
+# come, not blank, with a rejection (domain.rules.decide).
+_REASON = {"type": "string", "maxLength": MAX_REASON_LENGTH, "pattern": TEXT_PATTERN}
+DECISION_SCHEMA = {
+    "title": "DecisionBody",
+    "oneOf": [
+        {
+            "type": "object", "additionalProperties": False, "required": ["decision"],
+            "properties": {"decision": {"const": "accepted"}, "reason": {"anyOf": [_REASON, {"type": "null"}]}},
+        },
+        {
+            "type": "object", "additionalProperties": False, "required": ["decision", "reason"],
+            "properties": {
+                "decision": {"const": "rejected"},
+                "reason": {**_REASON, "pattern": NAME_PATTERN, "description": "what the agency must fix"},
+            },
+        },
+    ],
+}
 
 
 async def body_stream(request: Request) -> AsyncIterator[bytes]:
@@ -107,31 +159,52 @@ def body_model(model: type[M], raw: Any) -> M:
         raise InvalidInput(problems=problems) from None
 
 
+_FILE = {"schema": {"type": "string", "format": "binary"}}
 UPLOAD_BODY = {
     "requestBody": {
         "required": True,
+        "description": (
+            "The file's bytes: a PDF, a PNG or JPEG image, or an MP4 or MOV video, as the indicator accepts "
+            "(its content decides, not the Content-Type; a specific Content-Type must match it), at most "
+            "INOVASI_EVIDENCE_MAX_UPLOAD_BYTES (50 MiB by default). Or, for an indicator that accepts links, "
+            "`{\"link\": \"https://...\"}` as application/json."
+        ),
         "content": {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/pdf": _FILE,
+            "image/png": _FILE,
+            "image/jpeg": _FILE,
+            "video/mp4": _FILE,
+            "video/quicktime": _FILE,
+            "application/octet-stream": _FILE,
             "application/json": {"schema": LinkBody.model_json_schema()},
         },
     }
 }
-DECISION_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": DecisionBody.model_json_schema()}}}
-}
+DECISION_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": DECISION_SCHEMA}}}}
+LOCATION = {"Location": header("the item's URL")}
 
 
-@router.post("/evidence", status_code=201, openapi_extra=UPLOAD_BODY, response_model=EvidenceView)
+@router.post(
+    "/evidence", status_code=201, openapi_extra=UPLOAD_BODY, response_model=EvidenceView,
+    responses={201: {"headers": LOCATION}, **errors(403, 404, 408, 413, 415, 422)},
+)
 async def upload_evidence(
     request: Request,
     principal: CurrentPrincipal,
     deps: Deps,
-    cycle: Annotated[int, Query(description="assessment year, e.g. 2026")],
-    indicator: Annotated[str, Query(max_length=32, description="e.g. sid-16 or spd-01")],
-    innovation: Annotated[str | None, Query(max_length=100, description="for a SID indicator")] = None,
-    region: Annotated[str | None, Query(max_length=8, description="for an SPD indicator, e.g. 62.10")] = None,
+    cycle: Cycle,
+    indicator: Annotated[
+        str, Query(max_length=32, description="e.g. sid-16 or spd-01",
+                   json_schema_extra={"enum": indicator_codes("sid", "spd")}),
+    ],
+    innovation: Annotated[
+        str | SkipJsonSchema[None],
+        Query(max_length=100, description="for a SID indicator (then without region)",
+              json_schema_extra={"pattern": INNOVATION_ID_PATTERN}),
+    ] = None,
+    region: RegionQuery = None,
     upload_grant: Annotated[
-        str | None,
+        str | SkipJsonSchema[None],
         Header(
             alias="X-Upload-Grant",
             max_length=2000,
@@ -163,22 +236,32 @@ async def upload_evidence(
     return json_response(item, 201, headers={"Location": str(request.url_for("read_evidence", evidence_id=item.id))})
 
 
-@router.get("/evidence/{evidence_id}", name="read_evidence", response_model=EvidenceDetail)
+@router.get("/evidence/{evidence_id}", name="read_evidence", response_model=EvidenceDetail,
+            responses=errors(403, 404, 422))
 async def read_evidence(evidence_id: EvidenceId, principal: CurrentPrincipal, deps: Deps) -> JSONResponse:
     """The item, its decisions, and (for a file) a download URL valid for a few minutes."""
     return json_response(await handlers.read_evidence(deps, principal, EvidenceRef(evidence_id)))
 
 
-@router.get("/evidence", response_model=EvidencePage)
+@router.get("/evidence", response_model=EvidencePage, responses=errors(403, 404, 422))
 async def list_evidence(
     principal: CurrentPrincipal,
     deps: Deps,
-    cycle: Annotated[int, Query()],
-    innovation: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-    region: Annotated[str | None, Query(max_length=8)] = None,
-    indicator: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$")] = None,
-    state: Annotated[Literal["pending", "accepted", "rejected"] | None, Query()] = None,
-    after: Annotated[str | None, Query(pattern=ID_PATTERN, description="the last id of the previous page")] = None,
+    cycle: Cycle,
+    innovation: Annotated[
+        str | SkipJsonSchema[None],
+        Query(pattern=ID_PATTERN, json_schema_extra=PUBLISHED_ID, description="one innovation's (then without region)"),
+    ] = None,
+    region: RegionQuery = None,
+    indicator: Annotated[
+        str | SkipJsonSchema[None],
+        Query(pattern=INDICATOR_PATTERN, json_schema_extra={"pattern": INDICATOR_PATTERN}),
+    ] = None,
+    state: Annotated[EvidenceState | None, Query(), one_of(get_args(EvidenceState))] = None,
+    after: Annotated[
+        str | SkipJsonSchema[None],
+        Query(pattern=ID_PATTERN, json_schema_extra=PUBLISHED_ID, description="the last id of the previous page"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JSONResponse:
     """Evidence of one innovation or one region that the caller may see, oldest first."""
@@ -186,7 +269,13 @@ async def list_evidence(
     return json_response(await handlers.list_evidence(deps, principal, query))
 
 
-@router.post("/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY, response_model=EvidenceView)
+@router.post(
+    "/evidence/{evidence_id}/decision", openapi_extra=DECISION_BODY, response_model=EvidenceView,
+    responses={
+        200: {"headers": {"X-Decision-Changed": header("`false` when the decision repeats the current one")}},
+        **errors(403, 404, 413, 415, 422),
+    },
+)
 async def decide_evidence(
     evidence_id: EvidenceId, request: Request, principal: CurrentPrincipal, deps: Deps
 ) -> JSONResponse:

@@ -23,6 +23,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from services.common.methodology.catalogue import load_urusan
+from services.common.openapi import NAME_PATTERN, TEXT_PATTERN
 from services.common.principal import AGENCY_ID_PATTERN
 from services.intake.domain import profile as rules
 from services.intake.domain.profile import Profile
@@ -49,8 +51,32 @@ def _storable(value: Any) -> Any:
 
 IsoDate = Annotated[date | None, BeforeValidator(_iso_date)]
 # Every free text passes _storable: PostgreSQL refuses NUL and lone surrogates, and a
-# client must get a 422 for them, not a 500.
-Text = Annotated[StrictStr | None, Field(max_length=rules.TEXT_MAX), AfterValidator(_storable)]
+# client must get a 422 for them, not a 500. The document publishes the rule as a pattern.
+Text = Annotated[
+    StrictStr | None,
+    Field(max_length=rules.TEXT_MAX, json_schema_extra={"pattern": TEXT_PATTERN}),
+    AfterValidator(_storable),
+]
+Name = Annotated[
+    StrictStr,
+    Field(json_schema_extra={"pattern": NAME_PATTERN},
+          description="not blank; no control characters but newline and tab"),
+    AfterValidator(_storable),
+]
+
+
+def _listed(name: str) -> dict[str, Any]:
+    """The values urusan.yaml allows (its urusan codes, or one of its enumerations), for the
+    document: the validators below check them, so a 422 names the field and the options."""
+    catalogue = load_urusan()
+    return {"enum": sorted(catalogue.codes if name == "urusan" else catalogue.enumeration(name))}
+
+
+Urusan = Annotated[StrictStr, Field(json_schema_extra=_listed("urusan"))]
+Tahapan = Annotated[StrictStr, Field(json_schema_extra=_listed("tahapan"))]
+Jenis = Annotated[StrictStr, Field(json_schema_extra=_listed("jenis"))]
+Bentuk = Annotated[StrictStr, Field(json_schema_extra=_listed("bentuk"))]
+Inisiator = Annotated[StrictStr, Field(json_schema_extra=_listed("inisiator"))]
 
 
 class _Body(BaseModel):
@@ -60,15 +86,19 @@ class _Body(BaseModel):
 class ProfileBody(_Body):
     """The whole profile: PUT replaces it (a field left out becomes empty)."""
 
-    name: Annotated[StrictStr, Field(max_length=rules.NAME_MAX), AfterValidator(_storable)]
-    urusan_utama: StrictStr
-    tahapan: StrictStr | None = None
-    jenis: StrictStr | None = None
-    bentuk: StrictStr | None = None
-    inisiator: StrictStr | None = None
-    urusan_lain: Annotated[list[StrictStr], Field(max_length=rules.URUSAN_LAIN_MAX)] = []
+    name: Annotated[Name, Field(max_length=rules.NAME_MAX)]
+    urusan_utama: Urusan
+    tahapan: Tahapan | None = None
+    jenis: Jenis | None = None
+    bentuk: Bentuk | None = None
+    inisiator: Inisiator | None = None
+    urusan_lain: Annotated[
+        list[Urusan],
+        Field(max_length=rules.URUSAN_LAIN_MAX, json_schema_extra={"uniqueItems": True},
+              description="other urusan, each once, not the urusan utama"),
+    ] = []
     tanggal_uji_coba: IsoDate = None
-    tanggal_penerapan: IsoDate = None
+    tanggal_penerapan: Annotated[IsoDate, Field(description="on or after tanggal_uji_coba")] = None
     rancang_bangun: Text = None
     tujuan: Text = None
     manfaat: Text = None
@@ -121,8 +151,13 @@ class ProfileBody(_Body):
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _whole_number(value: Any) -> Any:
+    """2.0 is the JSON number 2 (JSON Schema's integer), unlike "2" or true, still refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class LevelBody(_Body):
-    level: Annotated[StrictInt, Field(ge=1, le=3)] | None = Field(
+    level: Annotated[StrictInt, Field(ge=1, le=3), BeforeValidator(_whole_number)] | None = Field(
         description="1, 2 or 3; null clears the answer"
     )
 
@@ -131,7 +166,7 @@ class AgencyBody(_Body):
     id: Annotated[
         StrictStr, Field(pattern=AGENCY_ID_PATTERN, description="slug: a-z, 0-9, '-', '_'; the operator tokens' agency")
     ]
-    name: Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_storable)]
+    name: Annotated[Name, Field(min_length=1, max_length=200)]
 
     @field_validator("name")
     @classmethod
