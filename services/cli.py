@@ -1,17 +1,19 @@
 """`inovasi`: the one command-line entry point.
 
-    inovasi up [--demo]             all four services in one process, on one port
-    inovasi serve <service>         one service, as a container runs it
+    inovasi up [--demo]             the four services and the web app in one process, on one port
+    inovasi serve <service>         one service (or the web app), as a container runs it
     inovasi migrate [service …]     apply schema migrations (also done at start-up)
     inovasi dlq list|replay …       dead-letter streams
     inovasi token issue …           a signed bearer token
+    inovasi users create …          an account of the web app (the first region admin, …)
     inovasi score …                 the scoring engine on a dataset file
     inovasi asyncapi                the AsyncAPI document of the event contract
 
 A command that fails prints one line to stderr, `inovasi COMMAND: reason`, never a
 traceback, and exits with
     1   when it could not do its work: a server it needs (Redis for `dlq`, PostgreSQL for
-        `migrate`) is unreachable or refused it, or stdout was closed early (`… | head`);
+        `migrate`, `users`) is unreachable or refused it, a user name is taken, or stdout was
+        closed early (`… | head`);
     2   when what it was given is wrong: arguments, a dataset, an unknown dead letter, an
         invalid INOVASI_* setting;
     130 when interrupted (Ctrl-C).
@@ -28,6 +30,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
 
     from services.common.dlq import DeadLetter
 
-SERVICES = ("intake", "evidence", "scoring", "notify")
+SERVICES = ("intake", "evidence", "scoring", "notify", "web")
 DATA_DIR = Path(".inovasi")
 
 EXIT_FAILURE = 1
@@ -52,6 +55,7 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Settings)
 
 
 class CommandFailed(Exception):
@@ -68,8 +72,12 @@ def _fail(command: str, message: str, status: int = EXIT_BAD_INPUT) -> int:
 
 
 def _settings() -> Settings:
+    return _settings_of(Settings)
+
+
+def _settings_of(cls: type[S]) -> S:
     try:
-        return Settings()
+        return cls()
     except ValidationError as exc:
         first = exc.errors()[0]
         name = "INOVASI_" + str(first["loc"][0]).upper() if first["loc"] else "INOVASI_*"
@@ -132,10 +140,82 @@ def _add_token_commands(commands: argparse._SubParsersAction) -> None:
     sub = token.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
     issue = sub.add_parser("issue", help="print a signed token (HS256, INOVASI_AUTH_SECRET)")
     issue.add_argument("--role", required=True, choices=ROLES)
-    issue.add_argument("--region", required=True, help="Kemendagri code, e.g. 62.10")
+    issue.add_argument("--region", help="Kemendagri code, e.g. 62.10; a provinsi's (62) for province_admin; "
+                       "none for national")
     issue.add_argument("--agency", help="the operator's agency id")
     issue.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires (default 12 h)")
     issue.set_defaults(run=_issue_token)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def _password(username: str) -> str:
+    """INOVASI_PASSWORD, else asked twice on the terminal (never an argument: arguments are
+    visible to every user of the machine)."""
+    configured = os.environ.get("INOVASI_PASSWORD")
+    if configured:
+        return configured
+    if not sys.stdin.isatty():
+        raise CommandFailed("set INOVASI_PASSWORD, or run on a terminal to be asked for the password", EXIT_BAD_INPUT)
+    import getpass
+
+    first = getpass.getpass(f"password for {username}: ")
+    if getpass.getpass("repeat it: ") != first:
+        raise CommandFailed("the two passwords differ", EXIT_BAD_INPUT)
+    return first
+
+
+def _users_create(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from services.common.db import OUTAGE_ERRORS
+    from services.common.errors import InvalidInput
+    from services.web.domain.commands import CreateAccount
+    from services.web.entrypoints.cli import check_new_user, create_user
+    from services.web.settings import WebSettings
+
+    settings = _settings_of(WebSettings)
+    from services.common.logging import configure_logging
+
+    # The command's answer is its one line; the migrations' and handler's logs only on trouble.
+    configure_logging("WARNING", json=settings.log_json, service="inovasi", stream=sys.stderr)
+    command = CreateAccount(username=args.username, password="", role=args.role, region=args.region,
+                            agency=args.agency, email=args.email)
+    try:
+        check_new_user(command, with_password=False)  # wrong arguments before a password is asked for
+        command = replace(command, password=_password(args.username))
+        check_new_user(command)
+        postgres_errors: tuple[type[Exception], ...] = (*OUTAGE_ERRORS, asyncpg.PostgresError)
+        with _server_errors("PostgreSQL", settings.database_url, postgres_errors):
+            # create_user's migrations wait up to a minute for a connection; this finds out in seconds.
+            asyncio.run(_check_postgres(settings.database_url, settings.pg_connect_timeout_s))
+            account = asyncio.run(create_user(settings, command))
+    except InvalidInput as exc:
+        if exc.code == "username_taken":
+            raise CommandFailed(f"user name {args.username!r} is already taken", EXIT_FAILURE) from None
+        problems = "; ".join(f"--{problem.field.replace('_', '-')} {problem.reason}" for problem in exc.problems)
+        raise CommandFailed(problems or str(exc), EXIT_BAD_INPUT) from None
+    scope = " ".join(part for part in (account.region, account.agency) if part)
+    print(f"created {account.username} ({account.id}): {account.role}{' ' + scope if scope else ''}")
+    return 0
+
+
+def _add_users_commands(commands: argparse._SubParsersAction) -> None:
+    users = commands.add_parser("users", help="accounts of the web app")
+    sub = users.add_subparsers(dest="users_command", required=True, metavar="SUBCOMMAND")
+    create = sub.add_parser(
+        "create", help="create an account (password from INOVASI_PASSWORD, else asked for)",
+        description="Create an account of the web app: the first region admin of a region, or a province admin "
+        "or national account (which no page can create).",
+    )
+    create.add_argument("--username", required=True)
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--region", help="a region code for the region roles (62.10), a provinsi's code for "
+                        "province_admin (62), none for national")
+    create.add_argument("--agency", help="the operator's agency id")
+    create.add_argument("--email")
+    create.set_defaults(run=_users_create)
 
 
 # --- migrate -----------------------------------------------------------------------------
@@ -270,6 +350,12 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.auth_secret is None:
         return _fail("serve", "set INOVASI_AUTH_SECRET")
+    if args.service == "web":
+        from services.web.settings import WebSettings
+
+        if not _settings_of(WebSettings).web_api_url:
+            return _fail("serve", "set INOVASI_WEB_API_URL: where the web app alone reaches the APIs "
+                         "(e.g. the gateway, http://gateway:8000)")
     configure_logging(settings.log_level, json=settings.log_json, service=args.service)
     _uvicorn(create_platform_app([args.service], settings), args.host, args.port, settings.log_level)
     return 0
@@ -314,7 +400,14 @@ def _up(args: argparse.Namespace) -> int:
         print("\ninovasi is starting on " + url, file=sys.stderr)
         for choice in servers.choices:
             print(f"  {choice}", file=sys.stderr)
-        print(f"\n  a viewer token for region {args.region} (12 h), and a first request:\n", file=sys.stderr)
+        if args.demo:
+            print(_demo_accounts_text(url, args.region), file=sys.stderr)
+        else:
+            print(f"\n  Log in at {url}/login; make the first account with\n"
+                  f"  inovasi users create --username admin --role region_admin --region {args.region}",
+                  file=sys.stderr)
+        print(f"\n  API docs: {url}/api. A viewer token for region {args.region} (12 h), and a first request:\n",
+              file=sys.stderr)
         print(f"  export TOKEN={viewer}", file=sys.stderr)
         print(f'  curl -H "Authorization: Bearer $TOKEN" {url}/scoring/v1/cycles/2026/regions/{args.region}/score\n',
               file=sys.stderr)
@@ -329,6 +422,16 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_accounts_text(url: str, region: str) -> str:
+    """The demo's accounts (created where missing, passwords kept in .inovasi/), as printed."""
+    from devtools.demo.accounts import demo_accounts_text, ensure_demo_accounts
+    from services.web.settings import WebSettings
+
+    settings = _settings_of(WebSettings)
+    accounts = asyncio.run(ensure_demo_accounts(settings, region, DATA_DIR))
+    return demo_accounts_text(url, accounts)
+
+
 def _configured_host() -> str:
     """INOVASI_HOST. With an invalid configuration, the setting's default: the command that
     listens then reports the configuration."""
@@ -341,19 +444,19 @@ def _configured_host() -> str:
 def _add_run_commands(commands: argparse._SubParsersAction) -> None:
     host = _configured_host()
     host_help = "the address to listen on (default: INOVASI_HOST, else 127.0.0.1)"
-    up = commands.add_parser("up", help="run all four services in one process on one port")
+    up = commands.add_parser("up", help="run the four services and the web app in one process on one port")
     up.add_argument("--host", default=host, help=host_help)
     up.add_argument("--port", type=int, default=8000)
-    up.add_argument("--region", default="62.10", help="the region the printed tokens and the demo use")
-    up.add_argument("--demo", action="store_true", help="seed a small cycle and keep it moving")
+    up.add_argument("--region", default="62.10", help="the region the printed tokens, demo accounts and demo use")
+    up.add_argument("--demo", action="store_true", help="seed a small cycle, keep it moving, and make demo accounts")
     up.set_defaults(run=_up)
-    serve = commands.add_parser("serve", help="run one service, as a container does")
+    serve = commands.add_parser("serve", help="run one service (or the web app), as a container does")
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--host", default=host, help=host_help)
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(run=_serve)
     migrate = commands.add_parser("migrate", help="apply the services' schema migrations")
-    migrate.add_argument("services", nargs="*", metavar="SERVICE", help="default: all four")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE", help="default: all five")
     migrate.set_defaults(run=_migrate)
 
 
@@ -376,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_commands(commands)
     _add_dlq_commands(commands)
     _add_token_commands(commands)
+    _add_users_commands(commands)
     scoring_cli.add_commands(commands)
     asyncapi = commands.add_parser("asyncapi", help="print the AsyncAPI document of the event contract")
     asyncapi.set_defaults(run=_asyncapi)

@@ -1,11 +1,15 @@
-"""The four services as ASGI apps behind URL prefixes: all of them in one process
-(`inovasi up`) or one of them (`inovasi serve <service>`, as a container runs it). In both
-cases the URLs are the same: `/intake/v1/…`, `/evidence/v1/…`, `/scoring/v1/…`,
-`/notify/v1/…`, so a gateway in front of the containers routes by prefix.
+"""The four services as ASGI apps behind URL prefixes, and the web app at the root: all of
+them in one process (`inovasi up`) or one of them (`inovasi serve <service>`, as a container
+runs it). In both cases the URLs are the same: `/intake/v1/…`, `/evidence/v1/…`,
+`/scoring/v1/…`, `/notify/v1/…`, and the pages (`/login`, `/daerah/62.10`, …) at `/`, so a
+gateway in front of the containers routes by prefix and sends the rest to the web app.
 
-`/` is the front door: a page (in Bahasa Indonesia, for the people who open it) linking to
-each mounted service's API docs; `/docs` leads there. Any other path answers a JSON 404 in
-the services' error shape."""
+`/api` is a page (in Bahasa Indonesia, for the people who open it) linking to each mounted
+service's API docs; `/docs` leads there. The web app is mounted last, at the root, so the
+API prefixes, `/api`, `/healthz` and `/readyz` come first; in the same process it calls the
+APIs over an in-process transport (no socket). Without the web app, `/` leads to `/api`
+and any other path answers a JSON 404 in the services' error shape; with it, the web app
+answers unknown paths (an HTML page, or that JSON for a client that does not ask for HTML)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import importlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from html import escape
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.applications import Starlette
@@ -28,26 +33,48 @@ from services.common.health import run_check
 from services.common.http import error_response
 from services.common.settings import Settings
 
-SERVICES = ("intake", "evidence", "scoring", "notify")
+SERVICES = ("intake", "evidence", "scoring", "notify")  # the APIs, each under its prefix
+WEB = "web"  # the pages, at the root
+APPS = (*SERVICES, WEB)  # what `inovasi up` runs
 CHECK_TIMEOUT_S = 2.0
 
 
 def service_module(name: str):
-    if name not in SERVICES:
-        raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
+    if name not in APPS:
+        raise ValueError(f"unknown service {name!r}; one of {', '.join(APPS)}")
     return importlib.import_module(f"services.{name}.app")
 
 
 def service_app(name: str, settings: Settings | None = None) -> FastAPI:
-    """One service's app. A service with settings of its own (evidence, notify) extends the
-    shared ones with its fields from the environment."""
+    """One service's app. A service with settings of its own (evidence, notify, web) extends
+    the shared ones with its fields from the environment."""
     return service_module(name).create_app(settings or Settings())
 
 
+class _Deferred:
+    """The platform app, for the web app's in-process API client, before it exists."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | None = None) -> Starlette:
-    """The named services mounted under their prefixes, started and stopped together, with
-    `/healthz` and `/readyz` for the whole process."""
-    apps = {name: service_app(name, settings) for name in names}
+    """The named services mounted under their prefixes (the web app, if named, at the root,
+    last), started and stopped together, with `/healthz` and `/readyz` for the whole process."""
+    unknown = [name for name in names if name not in APPS]
+    if unknown:
+        raise ValueError(f"unknown service {unknown[0]!r}; one of {', '.join(APPS)}")
+    apis = [name for name in SERVICES if name in names]
+    apps = {name: service_app(name, settings) for name in apis}
+    deferred = _Deferred()
+    if WEB in names:
+        from services.web.app import create_app as create_web_app
+
+        # With APIs beside it, the web app calls them in this process; alone, at INOVASI_WEB_API_URL.
+        apps[WEB] = create_web_app(settings or Settings(), api_app=deferred if apis else None, api_prefixes=apis)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -72,23 +99,28 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
         ready = all(v == "ok" for service in results.values() for v in service.values())
         return JSONResponse({"status": "ready" if ready else "unavailable", "checks": results}, 200 if ready else 503)
 
-    async def front_door(request: Request) -> HTMLResponse:
-        return HTMLResponse(front_page(list(apps), _root(request)))
+    async def api_docs(request: Request) -> HTMLResponse:
+        return HTMLResponse(front_page(apis, _root(request), web=WEB in apps))
 
     async def docs(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"{_root(request)}/", status_code=307)
+        return RedirectResponse(f"{_root(request)}/api", status_code=307)
 
     async def http_error(request: Request, exc: Exception) -> Response:
-        return _http_error(request, exc, list(apps))
+        return _http_error(request, exc, apis)
 
     routes: list[BaseRoute] = [
-        Route("/", front_door),  # GET and HEAD
+        Route("/api", api_docs),  # GET and HEAD
         Route("/docs", docs),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    routes += [Mount(f"/{name}", app=sub) for name, sub in apps.items()]
+    routes += [Mount(f"/{name}", app=apps[name]) for name in apis]
+    if WEB in apps:
+        routes.append(Mount("", app=apps[WEB]))  # last: the API prefixes above come first
+    else:
+        routes.append(Route("/", docs))
     platform = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    deferred.app = platform
     platform.state.services = apps
     platform.state.begin_shutdown = lambda: [sub.state.runtime.begin_shutdown() for sub in apps.values()]
     return platform
@@ -125,10 +157,14 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def front_page(services: Sequence[str], root: str = "") -> str:
-    """The page at `/`: what inovasi is, and for each mounted service its API docs
+def front_page(services: Sequence[str], root: str = "", *, web: bool = False) -> str:
+    """The page at `/api`: what inovasi is, and for each mounted service its API docs
     (Swagger UI, ReDoc, OpenAPI JSON); then the platform's health checks. No asset from
     elsewhere: many pemda networks reach no CDN."""
+    login = (
+        f'<p>Untuk bekerja, <a href="{root}/login">masuk ke aplikasi web</a>.</p>' if web
+        else "<p>Aplikasi web tidak berjalan di proses ini.</p>"
+    )
     items = []
     for name in services:
         base = f"{root}/{escape(name)}"
@@ -152,9 +188,11 @@ def front_page(services: Sequence[str], root: str = "") -> str:
 <p class="lead">inovasi adalah tempat pemerintah daerah menghimpun inovasi perangkat daerahnya beserta
 data dukungnya, dan tempat Bapperinda/Bappeda memantau setiap hari posisi daerahnya dalam Indeks
 Inovasi Daerah (IID) Kemendagri.</p>
-<p>Aplikasi web belum tersedia; untuk sementara halaman ini menautkan dokumentasi API setiap layanan.
+{login}
+<p>Halaman ini menautkan dokumentasi API setiap layanan.
 Setiap permintaan ke API memerlukan header <code>Authorization: Bearer &lt;token&gt;</code>
-(buat dengan <code>inovasi token issue</code>; di Swagger UI, tekan <em>Authorize</em>).</p>
+(token API pribadi dibuat di halaman Pengaturan aplikasi web; untuk operasi,
+<code>inovasi token issue</code>; di Swagger UI, tekan <em>Authorize</em>).</p>
 <h2>Layanan</h2>
 <ul class="services">
 {chr(10).join(items)}
@@ -177,6 +215,6 @@ def _http_error(request: Request, exc: Exception, services: Sequence[str]) -> Re
         raise exc
     if exc.status_code == 404:
         prefixes = ", ".join(f"/{name}/" for name in services)
-        reason = f"no such path: {request.url.path}; the services are under {prefixes} and / lists their API docs"
+        reason = f"no such path: {request.url.path}; the services are under {prefixes} and /api lists their API docs"
         return error_response(NotFound(reason=reason))
     return JSONResponse({"error": "http_error", "reason": exc.detail}, exc.status_code, headers=exc.headers)

@@ -243,6 +243,7 @@ def welcome_text(base_url: str, secret: str, region: str, newly_seeded: Sequence
         "",
         f"inovasi demo: {seeded}; one step every {interval_s:g} s from now on.",
         f"It acts only on its own agencies (ids starting with '{DEMO_AGENCY_PREFIX}') and their innovations.",
+        f"Log in at {base_url}/login with the demo accounts printed above (kept in .inovasi/demo-accounts.json).",
         f"Tokens for region {region} (12 h; the operator is of the demo's agency '{home}'):",
         "",
         *(f"  export {name}={value}" for name, value in tokens.items()),
