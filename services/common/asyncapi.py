@@ -14,13 +14,18 @@ from pydantic.json_schema import models_json_schema
 
 from services.common.events import DATA_FIELD, EVENT_CLASSES, STREAMS, dlq_of, stream_of
 
-CONTRACT_VERSION = "1.1.0"  # 1.1: score.updated carries the whole RegionScore read model
+# 1.1: score.updated carries the whole RegionScore read model; 1.2: `actor` on every event,
+# and web.events (account.created|updated|disabled, token.revoked), of no cycle.
+CONTRACT_VERSION = "1.2.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PATH = REPO_ROOT / "docs" / "asyncapi.json"
 
 _DESCRIPTION = f"""\
 Events of the inovasi platform. One Redis stream per producing service; each consuming
-service reads it in its own consumer group; dashboards read `scoring.events` without a group.
+service reads it in its own consumer group; dashboards read `scoring.events` without a group,
+and every service reads `web.events` (accounts: disabled accounts and revoked tokens are
+refused within seconds) without a group, from its first entry (it is never trimmed).
+`actor` is the account behind a change a person made (null on derived events).
 Every entry carries the envelope as UTF-8 JSON in the field `{DATA_FIELD}` (plus informational
 copies `type` and `event_id`). Events carry the new state of their subject; apply one only when
 its `version` is newer than the one held. Entries that keep failing move to `<stream>.dlq`

@@ -1,7 +1,8 @@
 """Stream consumers: FastStream RedisBroker wiring with inbox, reclaimer and dead letters.
 
     consumer = EventConsumer(settings, service="scoring", pool=pool)
-    consumer.subscribe("intake.events", handle)   # async def handle(event, conn) -> None
+    consumer.subscribe("intake.events", handle)          # async def handle(event, conn) -> None
+    consumer.subscribe_batch("intake.events", handle_all)  # async def handle_all(events, conn) -> None
     await consumer.start(); ...; await consumer.stop()
 
 For each subscribed (stream, group) there are two FastStream subscribers in the group:
@@ -15,8 +16,20 @@ as PostgreSQL answers (asked every OUTAGE_POLL_S), holding its subscriber meanwh
 failures never dead-letter an entry. Entries that are not events of the contract go to the
 DLQ at once.
 
-Handling = one PostgreSQL transaction: inbox check (`first_delivery`), then the handler if the
-event is new; XACK only after commit. A failure rolls back and leaves the entry pending.
+Handling = one PostgreSQL transaction: inbox check, then the handler with the events that are
+new; XACK only after commit. A failure rolls back and leaves the entries pending.
+
+  * `subscribe`: one entry at a time (the reader's `max_workers` may run several at once),
+    one transaction and one XACK each.
+  * `subscribe_batch`: FastStream's batch reader hands over every entry of one XREADGROUP
+    (up to `max_records`), and the whole read is one transaction: one inbox statement for all
+    (`first_deliveries`), the handler once with the new events in stream order (a duplicate
+    within the read is passed once), one XACK for all. If that transaction fails with
+    PostgreSQL answering, the entries are handled again one at a time, each in its own
+    transaction, so a poison entry is isolated: the others are applied and acknowledged, it
+    stays pending for the reclaimer and goes to the DLQ after `max_deliveries` as above.
+    Reclaimed entries are handled one at a time (a batch of one). A batch handler sets the
+    correlation and causation ids of the events it causes itself (no single event is bound).
 Groups are created at bootstrap at id 0 with MKSTREAM (so a group sees entries published
 before it existed) and FastStream keeps its default `last_id` (">"): any other value on an
 existing group makes FastStream spin without reading new entries.
@@ -30,7 +43,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -38,21 +51,30 @@ import asyncpg
 import structlog
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, RedisStreamMessage, StreamSub
+from faststream.redis.annotations import RedisBatchStreamMessage
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from services.common.db import Connection
 from services.common.dlq import ALL, DeadLetter, dead_letter, dlq_list, dlq_replay
-from services.common.events import STREAMS, Envelope, StreamEntry, UndecodableEntry, from_entry
-from services.common.inbox import first_delivery
+from services.common.events import (
+    ENVELOPE_STREAMS,
+    BaseEnvelope,
+    Envelope,
+    StreamEntry,
+    UndecodableEntry,
+    from_entry,
+)
+from services.common.inbox import first_deliveries
 from services.common.logging import bind_event, get_logger
-from services.common.metrics import DLQ_MOVES, EVENT_FAILURES, EVENTS_HANDLED, HANDLER_SECONDS
+from services.common.metrics import BATCH_ENTRIES, DLQ_MOVES, EVENT_FAILURES, EVENTS_HANDLED, HANDLER_SECONDS
 
 if TYPE_CHECKING:
     from services.common.settings import Settings
 
 __all__ = [
     "ALL",
+    "BatchHandler",
     "DeadLetter",
     "EventConsumer",
     "Handler",
@@ -70,6 +92,7 @@ log = get_logger(__name__)
 OUTAGE_POLL_S = 0.25  # how often a handler waiting out an outage asks PostgreSQL again
 
 Handler = Callable[[Envelope, Connection], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Envelope], Connection], Awaitable[None]]
 
 
 def consumer_name(service: str) -> str:
@@ -118,8 +141,9 @@ async def stream_position(redis: Redis, stream: str) -> str:
 
 async def read_events(
     redis: Redis, stream: str, after: str, *, block_ms: int | None = None, count: int = 100
-) -> tuple[str, list[tuple[str, Envelope]]]:
-    """Group-less XREAD for fan-out readers (the SSE feed). Returns (position, events):
+) -> tuple[str, list[tuple[str, BaseEnvelope]]]:
+    """Group-less XREAD for fan-out readers (the SSE feed, the revocations follower). Returns
+    (position, events):
     the events after entry id `after` as (entry id, event), and the id to pass as `after`
     next time. The entry id is the SSE event id, so `Last-Event-ID` resumes where a client
     left off. Entries that are not events are skipped (logged) but still advance the
@@ -128,7 +152,7 @@ async def read_events(
         "list[tuple[bytes, list[StreamEntry]]] | None", await redis.xread({stream: after}, count=count, block=block_ms)
     )
     position = after
-    events: list[tuple[str, Envelope]] = []
+    events: list[tuple[str, BaseEnvelope]] = []
     for _key, entries in response or ():
         for raw_id, fields in entries:
             position = _text(raw_id)
@@ -144,8 +168,11 @@ async def read_events(
 class Subscription:
     stream: str  # logical name, e.g. "intake.events"
     group: str
-    handler: Handler
+    # Every subscription runs as a batch handler: a one-at-a-time handler is wrapped, and
+    # is only ever given one event.
+    handler: BatchHandler
     types: frozenset[str] | None  # None = every type on the stream
+    batched: bool = False  # read with FastStream's batch reader (subscribe_batch)
 
     @property
     def inbox_consumer(self) -> str:
@@ -153,9 +180,30 @@ class Subscription:
         return self.group
 
 
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A stream entry that holds an event of the contract, to be handled."""
+
+    entry_id: str
+    fields: Any
+    event: Envelope
+
+
+class _Stopping(Exception):
+    """The consumer stopped while waiting out an outage: the entries stay pending."""
+
+
+def _one_at_a_time(handler: Handler) -> BatchHandler:
+    async def handle(events: Sequence[Envelope], conn: Connection) -> None:
+        for event in events:  # one, from `subscribe`
+            await handler(event, conn)
+
+    return handle
+
+
 class EventConsumer:
-    """One service's stream consumers. Register with `subscribe` (or the `handler`
-    decorator) before `start()`; `stop()` lets in-flight handlers finish (up to
+    """One service's stream consumers. Register with `subscribe` / `subscribe_batch` (or the
+    `handler` decorator) before `start()`; `stop()` lets in-flight handlers finish (up to
     settings.graceful_timeout_s) before disconnecting."""
 
     def __init__(
@@ -193,32 +241,77 @@ class EventConsumer:
         types: Iterable[str] | None = None,
     ) -> Subscription:
         """Handle every event of logical `stream` in consumer group `group` (default: the
-        service name). With `types`, other event types are acknowledged unhandled."""
-        if stream not in STREAMS:
-            raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+        service name), one at a time. With `types`, other event types are acknowledged
+        unhandled."""
+        return self._register(stream, _one_at_a_time(handler), group=group, types=types, batched=False)
+
+    def subscribe_batch(
+        self,
+        stream: str,
+        handler: BatchHandler,
+        *,
+        group: str | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Subscription:
+        """Like `subscribe`, but each read of up to `consumer_max_records` entries is handled
+        in one transaction: `handler(events, conn)` gets the new events of the read, in
+        stream order, without duplicates (see the module's docstring)."""
+        return self._register(stream, handler, group=group, types=types, batched=True)
+
+    def _register(
+        self,
+        stream: str,
+        handler: BatchHandler,
+        *,
+        group: str | None,
+        types: Iterable[str] | None,
+        batched: bool,
+    ) -> Subscription:
+        if stream not in ENVELOPE_STREAMS:
+            # web.events (accounts) is read without a group: services.common.revocations.
+            raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(ENVELOPE_STREAMS)}")
         group = group or self.service
         if any(s.stream == stream and s.group == group for s in self.subscriptions):
             raise ValueError(f"{stream} is already subscribed in group {group}")
-        sub = Subscription(stream, group, handler, frozenset(types) if types is not None else None)
+        sub = Subscription(stream, group, handler, frozenset(types) if types is not None else None, batched)
         self.subscriptions.append(sub)
 
         key = self.settings.stream(stream)
         s = self.settings
 
-        @self.broker.subscriber(
-            stream=StreamSub(
-                key,
-                group=group,
-                consumer=self.name,
-                max_records=s.consumer_max_records,
-                polling_interval=s.consumer_block_ms,
-            ),
-            ack_policy=AckPolicy.MANUAL,  # we XACK after the PostgreSQL commit
-            max_workers=s.consumer_max_workers,
-            title=f"{group}:{stream}",
-        )
-        async def read(msg: RedisStreamMessage) -> None:
-            await self._process(sub, msg, reclaimed=False)
+        if batched:
+
+            @self.broker.subscriber(
+                stream=StreamSub(
+                    key,
+                    group=group,
+                    consumer=self.name,
+                    batch=True,
+                    max_records=s.consumer_max_records,
+                    polling_interval=s.consumer_block_ms,
+                ),
+                ack_policy=AckPolicy.MANUAL,  # we XACK after the PostgreSQL commit
+                title=f"{group}:{stream}",
+            )
+            async def read_batch(msg: RedisBatchStreamMessage) -> None:
+                await self._process_batch(sub, msg)
+
+        else:
+
+            @self.broker.subscriber(
+                stream=StreamSub(
+                    key,
+                    group=group,
+                    consumer=self.name,
+                    max_records=s.consumer_max_records,
+                    polling_interval=s.consumer_block_ms,
+                ),
+                ack_policy=AckPolicy.MANUAL,  # we XACK after the PostgreSQL commit
+                max_workers=s.consumer_max_workers,
+                title=f"{group}:{stream}",
+            )
+            async def read(msg: RedisStreamMessage) -> None:
+                await self._process(sub, msg, reclaimed=False)
 
         @self.broker.subscriber(
             stream=StreamSub(
@@ -259,7 +352,7 @@ class EventConsumer:
                 log.info("pruned idle consumers", stream=sub.stream, group=sub.group, consumers=removed)
         await self.broker.start()
         log.info("consumer started", consumer=self.name, subscriptions=[
-            f"{s.group}:{s.stream}" for s in self.subscriptions
+            f"{s.group}:{s.stream}" + (" (batches)" if s.batched else "") for s in self.subscriptions
         ])
 
     async def stop(self) -> None:
@@ -279,65 +372,139 @@ class EventConsumer:
     # --- handling -----------------------------------------------------------------------
 
     async def _process(self, sub: Subscription, msg: RedisStreamMessage, *, reclaimed: bool) -> None:
+        """One entry: read by a one-at-a-time reader, or reclaimed (for any subscription)."""
         raw = msg.raw_message
         entry_id = _text(raw["message_ids"][0])
-        fields = raw["data"]
         with structlog.contextvars.bound_contextvars(
             stream=sub.stream, group=sub.group, entry_id=entry_id
         ):
             deliveries = await msg.get_delivery_count() if reclaimed else 1
+            await self._consume(sub, [(entry_id, raw["data"])], deliveries)
+
+    async def _process_batch(self, sub: Subscription, msg: RedisBatchStreamMessage) -> None:
+        """Every entry of one read (first deliveries), in one transaction."""
+        raw = msg.raw_message
+        read = [(_text(entry_id), fields) for entry_id, fields in zip(raw["message_ids"], raw["data"], strict=True)]
+        with structlog.contextvars.bound_contextvars(
+            stream=sub.stream, group=sub.group, entry_ids=f"{read[0][0]}..{read[-1][0]}" if read else ""
+        ):
+            await self._consume(sub, read, 1)
+
+    async def _consume(self, sub: Subscription, read: list[tuple[str, Any]], deliveries: int) -> None:
+        """Handle the events among `read` (entry id, fields) in one transaction, then XACK
+        them with the entries of other types; entries that are not events of the contract go
+        to the DLQ. If the transaction fails, each event is handled alone (see the module's
+        docstring); one that fails on its `max_deliveries`-th delivery is dead-lettered."""
+        entries: list[_Entry] = []
+        skipped: list[str] = []  # types not subscribed: acknowledged unhandled
+        for entry_id, fields in read:
             try:
                 event = from_entry(fields)
             except UndecodableEntry as exc:
                 await self._dead_letter(sub, entry_id, fields, deliveries, "undecodable", str(exc))
-                return
+                continue
+            if not isinstance(event, Envelope):  # an account event on a stream of cycle events
+                reason = f"{event.type} is not an event of a cycle and region"
+                await self._dead_letter(sub, entry_id, fields, deliveries, "undecodable", reason)
+                continue
             if sub.types is not None and event.type not in sub.types:
-                await self._ack(msg)
+                skipped.append(entry_id)
                 EVENTS_HANDLED.labels(sub.stream, sub.group, event.type, "skipped").inc()
+                continue
+            entries.append(_Entry(entry_id, fields, event))
+        done = skipped
+        try:
+            if not entries:
                 return
-            with bind_event(event, delivery=deliveries):
-                error = await self._handle(sub, msg, event)
-                while error is not None and await self._during_outage(error):
-                    # An outage is not a poison message: handle the entry again as soon as
-                    # PostgreSQL answers, rather than after the reclaimer's idle time.
-                    log.warning("database unreachable: handling again as soon as it answers")
-                    if not await self._database_back():
-                        return  # stopping: the entry stays pending for the reclaimer
-                    error = await self._handle(sub, msg, event)
-                if error is None or deliveries < self.settings.max_deliveries:
-                    return
-                await self._dead_letter(
-                    sub, entry_id, fields, deliveries, "max_deliveries",
-                    f"failed {deliveries} deliveries; last error: {error!r}"[:2000],
-                )
+            error = await self._attempt(sub, entries, deliveries)
+            if error is None:
+                done += [entry.entry_id for entry in entries]
+                return
+            if len(entries) == 1:
+                await self._give_up_or_wait(sub, entries[0], deliveries, error)
+                return
+            log.warning("batch failed: handling its entries one at a time", entries=len(entries), error=repr(error))
+            for entry in entries:
+                error = await self._attempt(sub, [entry], deliveries)
+                if error is None:
+                    done.append(entry.entry_id)
+                else:
+                    await self._give_up_or_wait(sub, entry, deliveries, error)
+        except _Stopping:
+            pass  # the entries not handled stay pending for the reclaimer
+        finally:
+            await self._ack(sub, done)
 
-    async def _handle(self, sub: Subscription, msg: RedisStreamMessage, event: Envelope) -> Exception | None:
-        """Inbox check and handler in one transaction, XACK after commit. Returns the error
-        when it failed (the entry then stays pending for the reclaimer)."""
+    async def _give_up_or_wait(self, sub: Subscription, entry: _Entry, deliveries: int, error: Exception) -> None:
+        """A failed entry stays pending for the reclaimer, until its `max_deliveries`-th
+        delivery fails: then it moves to the DLQ."""
+        if deliveries >= self.settings.max_deliveries:
+            await self._dead_letter(
+                sub, entry.entry_id, entry.fields, deliveries, "max_deliveries",
+                f"failed {deliveries} deliveries; last error: {error!r}"[:2000],
+            )
+
+    async def _attempt(self, sub: Subscription, entries: list[_Entry], deliveries: int) -> Exception | None:
+        """The transaction, run again in place while PostgreSQL is unreachable (an outage is
+        not a poison message). Returns the error of a failure with PostgreSQL answering;
+        raises _Stopping if the consumer stops meanwhile."""
+        error = await self._transaction(sub, entries, deliveries)
+        while error is not None and await self._during_outage(error):
+            log.warning("database unreachable: handling again as soon as it answers", entries=len(entries))
+            if not await self._database_back():
+                raise _Stopping
+            error = await self._transaction(sub, entries, deliveries)
+        return error
+
+    async def _transaction(self, sub: Subscription, entries: list[_Entry], deliveries: int) -> Exception | None:
+        """Inbox check and handler in one transaction. Returns the error when it failed (the
+        entries then stay pending)."""
+        if len(entries) == 1:  # the event's ids on every log line, as its correlation id
+            with bind_event(entries[0].event, delivery=deliveries):
+                return await self._run(sub, entries)
+        return await self._run(sub, entries)
+
+    async def _run(self, sub: Subscription, entries: list[_Entry]) -> Exception | None:
         started = time.perf_counter()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                fresh = await first_delivery(conn, sub.inbox_consumer, event.event_id)
+                fresh_ids = await first_deliveries(conn, sub.inbox_consumer, [e.event.event_id for e in entries])
+                fresh: list[Envelope] = []
+                for entry in entries:
+                    if entry.event.event_id in fresh_ids:
+                        fresh_ids.discard(entry.event.event_id)  # a duplicate within the read: once
+                        fresh.append(entry.event)
                 if fresh:
-                    await sub.handler(event, conn)
+                    await sub.handler(fresh, conn)
         except Exception as exc:
-            EVENT_FAILURES.labels(sub.stream, sub.group, event.type).inc()
-            log.exception("event handler failed; entry stays pending for the reclaimer")
+            for entry in entries:
+                EVENT_FAILURES.labels(sub.stream, sub.group, entry.event.type).inc()
+            log.exception("event handler failed; entries stay pending", entries=len(entries))
             return exc
         finally:
             HANDLER_SECONDS.labels(sub.stream, sub.group).observe(time.perf_counter() - started)
-        await self._ack(msg)
-        outcome = "handled" if fresh else "duplicate"
-        EVENTS_HANDLED.labels(sub.stream, sub.group, event.type, outcome).inc()
-        log.info("event handled" if fresh else "duplicate event skipped")
+        if sub.batched:
+            BATCH_ENTRIES.labels(sub.stream, sub.group).observe(len(entries))
+        handled = {id(event) for event in fresh}
+        for entry in entries:
+            outcome = "handled" if id(entry.event) in handled else "duplicate"
+            EVENTS_HANDLED.labels(sub.stream, sub.group, entry.event.type, outcome).inc()
+        if len(entries) == 1:
+            log.info("event handled" if fresh else "duplicate event skipped")
+        else:
+            log.info("events handled", entries=len(entries), handled=len(fresh),
+                     event_ids=[str(event.event_id) for event in fresh])
         return None
 
-    async def _ack(self, msg: RedisStreamMessage) -> None:
+    async def _ack(self, sub: Subscription, entry_ids: Sequence[str]) -> None:
+        """One XACK for every entry whose effects are committed (or that needs none)."""
+        if not entry_ids:
+            return
         try:
-            await msg.ack()
+            await self.redis.xack(self.settings.stream(sub.stream), sub.group, *entry_ids)
         except Exception as exc:
-            # Effects are committed; the entry will be reclaimed and hit the inbox.
-            log.warning("XACK failed; entry will be redelivered as a duplicate", error=repr(exc))
+            # Effects are committed; the entries will be reclaimed and hit the inbox.
+            log.warning("XACK failed; entries will be redelivered as duplicates", error=repr(exc))
 
     async def _dead_letter(
         self,
@@ -362,6 +529,7 @@ class EventConsumer:
         DLQ_MOVES.labels(sub.stream, sub.group, kind).inc()
         log.error(
             "entry moved to dead-letter stream",
+            entry_id=entry_id,
             dlq_entry_id=dead_id,
             reason=reason,
             deliveries=deliveries,

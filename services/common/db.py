@@ -3,6 +3,16 @@
 Each service owns one PostgreSQL schema. Its pool sets `search_path` to that schema, so the
 service's SQL and the shared plumbing (`outbox`, `inbox`) use unqualified table names.
 
+Pooled connections carry no session state: a LISTEN or a session advisory lock lives on a
+dedicated connection (`WakeupListener`, `migrate`), locks taken on a pooled connection are
+transaction locks (`pg_advisory_xact_lock`), settings are `SET LOCAL`
+(tests/unit/common/test_pooled_connections.py holds the code to this). So releasing a
+connection to the pool costs no round trip, where asyncpg's default reset sends
+`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` every time (one round trip per
+release: per request, per consumer transaction, per relay round): asyncpg still rolls back a
+transaction left open, and a connection that did LISTEN is sent `UNLISTEN *`
+(`reset_on_release`).
+
 Migrations: a package of numbered `NNN_name.sql` files per service. `migrate()` first
 applies the shared plumbing files of `services/common/sql/` (recorded as `common/NNN_name`),
 then the service's files, each file in its own transaction, under a session advisory lock
@@ -57,6 +67,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool's connection, which remembers whether it ever LISTENed (see `reset_on_release`)."""
+
+    _listened = False
+
+    async def add_listener(self, channel: str, callback: Any) -> None:
+        self._listened = True
+        await super().add_listener(channel, callback)
+
+
+async def reset_on_release(conn: asyncpg.Connection) -> None:
+    """The pool's reset, after asyncpg's own (which rolls back an open transaction and drops
+    listener callbacks): nothing to send, unless the connection LISTENed (then one
+    `UNLISTEN *`). Pooled connections hold no other session state (see the module's
+    docstring)."""
+    if isinstance(conn, PooledConnection) and conn._listened:
+        conn._listened = False
+        await conn.execute("UNLISTEN *")
+
+
 # What a query raises when PostgreSQL cannot be reached (down, restarting, refusing
 # connections, a connection cut midway, no connection free in time) — as opposed to a query
 # that PostgreSQL answered with an error.
@@ -105,8 +135,9 @@ async def create_pool(
         max_queries=50_000,  # asyncpg's defaults
         max_inactive_connection_lifetime=300.0,
         loop=None,
-        connection_class=asyncpg.Connection,
+        connection_class=PooledConnection,
         record_class=asyncpg.Record,
+        reset=reset_on_release,
         command_timeout=command_timeout,
         timeout=connect_timeout,
         init=_init_connection,

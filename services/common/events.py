@@ -1,11 +1,19 @@
 """The event contract shared by all services.
 
-Every event is one `Envelope` subclass with a literal `type` and a typed `data` holding the
+Every event is a `BaseEnvelope` subclass with a literal `type` and a typed `data` holding the
 NEW STATE of its subject (never a diff). Consumers apply an event only when its `version`
-is newer than what they hold, so redelivery and reordering are harmless.
+is newer than what they hold, so redelivery and reordering are harmless. Two kinds:
 
-Streams: one per producing service (`intake.events`, ...), each with a dead-letter stream
-`<stream>.dlq`. Wire format of a stream entry (written by the outbox relay, read by
+- `Envelope`: submission, evidence and scoring events, each of one `cycle` and one `region`;
+- `AccountEnvelope`: the web app's account events (`web.events`), which belong to no cycle
+  and, for a national account, to no region.
+
+`actor` names the account (the token's subject) behind a change a person made: intake and
+evidence set it from the caller; derived events (scoring's, notify's) leave it null — their
+`causation_id` leads to the event a person caused.
+
+Streams: one per producing service (`intake.events`, ..., `web.events`), each with a
+dead-letter stream `<stream>.dlq`. Wire format of a stream entry (written by the outbox relay, read by
 FastStream consumers and by plain XREAD readers such as the SSE feed):
 
     __data__   the envelope as UTF-8 JSON (`Envelope.model_dump_json()`), nothing else
@@ -38,6 +46,7 @@ from pydantic import (
 
 from services.common.data.regions import RegionType, load_regions
 from services.common.ids import current_correlation_id, uuid7
+from services.common.principal import Role
 
 
 def _utcnow() -> datetime:
@@ -46,15 +55,18 @@ def _utcnow() -> datetime:
 
 # --- streams -----------------------------------------------------------------------------
 
-Producer = Literal["intake", "evidence", "scoring", "notify"]
-PRODUCERS: tuple[Producer, ...] = ("intake", "evidence", "scoring", "notify")
+Producer = Literal["intake", "evidence", "scoring", "notify", "web"]
+PRODUCERS: tuple[Producer, ...] = ("intake", "evidence", "scoring", "notify", "web")
 
 # Logical stream names (the deployment's INOVASI_STREAM_PREFIX is prepended to the key).
 INTAKE_STREAM = "intake.events"
 EVIDENCE_STREAM = "evidence.events"
 SCORING_STREAM = "scoring.events"
 NOTIFY_STREAM = "notify.events"
-STREAMS = (INTAKE_STREAM, EVIDENCE_STREAM, SCORING_STREAM, NOTIFY_STREAM)
+WEB_STREAM = "web.events"  # accounts; never trimmed: every service replays it at start-up
+# The streams of `Envelope` events, which consumer groups read (services.common.bus).
+ENVELOPE_STREAMS = (INTAKE_STREAM, EVIDENCE_STREAM, SCORING_STREAM, NOTIFY_STREAM)
+STREAMS = (*ENVELOPE_STREAMS, WEB_STREAM)
 DLQ_SUFFIX = ".dlq"
 
 DATA_FIELD = "__data__"
@@ -111,16 +123,17 @@ class _Model(BaseModel):
 
 # --- envelope ----------------------------------------------------------------------------
 
+# An account's id, a token's subject: printable ASCII (logged and stored as is).
+ACTOR_PATTERN = r"^[\x21-\x7e]{1,200}$"
 
-class Envelope(_Model):
+
+class BaseEnvelope(_Model):
     """Fields common to every event. Subclasses fix `type`, `producer` and `data`."""
 
     event_id: UUID = Field(default_factory=uuid7, description="UUIDv7, time-ordered")
     type: str
     occurred_at: Timestamp = Field(default_factory=_utcnow)
     producer: Producer
-    cycle: int = Field(ge=2000, le=2100, description="assessment year")
-    region: RegionCode
     subject: str = Field(min_length=1, max_length=200, description="the aggregate's id")
     version: int = Field(ge=1, description="per subject, increasing with every change")
     correlation_id: str = Field(
@@ -129,10 +142,16 @@ class Envelope(_Model):
         description="id of the request or flow; defaults to the bound one, else event_id",
     )
     causation_id: str | None = Field(None, max_length=128, description="id of the cause")
+    actor: str | None = Field(
+        None,
+        pattern=ACTOR_PATTERN,
+        description="the account (token subject) behind the change, when a person made it; "
+        "null for events no person caused (derived events: follow causation_id)",
+    )
     data: BaseModel
 
     @model_validator(mode="after")
-    def _defaults_and_subject(self) -> Envelope:
+    def _defaults_and_subject(self) -> BaseEnvelope:
         if not self.correlation_id:
             # frozen model: set through object, once, at construction
             object.__setattr__(
@@ -146,6 +165,13 @@ class Envelope(_Model):
     def expected_subject(self) -> str | None:
         """The subject implied by `data`, checked at construction; None = not derived."""
         return None
+
+
+class Envelope(BaseEnvelope):
+    """A submission, evidence or scoring event: of one assessment cycle and one region."""
+
+    cycle: int = Field(ge=2000, le=2100, description="assessment year")
+    region: RegionCode
 
 
 # --- intake ------------------------------------------------------------------------------
@@ -452,9 +478,84 @@ class RankingChanged(Envelope):
         return self
 
 
+# --- web (accounts) ---------------------------------------------------------------------
+
+AccountStatus = Literal["active", "disabled"]
+
+
+class AccountEnvelope(BaseEnvelope):
+    """An event of the web app's accounts: of no cycle; of the account's region, if it has
+    one (a national account has none; a province admin's is its provinsi)."""
+
+    producer: Literal["web"] = "web"
+    region: RegionCode | None = Field(None, description="the account's region; null for a national account")
+
+
+class AccountState(_Model):
+    """An account as it is now (never its password or anything secret)."""
+
+    id: str = Field(pattern=ACTOR_PATTERN, description="the account id, the subject of its tokens",
+                    examples=["acc-0f3c2b9e6d7a4c1b8e5f2a9d3c7b6e1f"])
+    username: str = Field(min_length=1, max_length=200)
+    role: Role
+    region: RegionCode | None = Field(description="null for a national account")
+    agency: str | None = Field(None, max_length=100, description="an operator's agency")
+    status: AccountStatus
+
+
+class _AccountEvent(AccountEnvelope):
+    data: AccountState
+    implied_status: ClassVar[AccountStatus | None] = None
+
+    def expected_subject(self) -> str:
+        return self.data.id
+
+    @model_validator(mode="after")
+    def _matches_data(self) -> _AccountEvent:
+        if self.region != self.data.region:
+            raise ValueError("region must equal data.region (the account's region)")
+        if self.implied_status is not None and self.data.status != self.implied_status:
+            raise ValueError(f"{self.type} requires data.status {self.implied_status!r}")
+        return self
+
+
+class AccountCreated(_AccountEvent):
+    """An account was created."""
+
+    type: Literal["account.created"] = "account.created"
+
+
+class AccountUpdated(_AccountEvent):
+    """An account changed (role, region, agency, name, or enabled again: status active)."""
+
+    type: Literal["account.updated"] = "account.updated"
+
+
+class AccountDisabled(_AccountEvent):
+    """An account was disabled: every service refuses its tokens within seconds."""
+
+    type: Literal["account.disabled"] = "account.disabled"
+    implied_status = "disabled"
+
+
+class RevokedToken(_Model):
+    token_id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$", description="the token's jti")
+    account_id: str = Field(pattern=ACTOR_PATTERN, description="the account the token was issued to")
+
+
+class TokenRevoked(AccountEnvelope):
+    """A personal API token was revoked: every service refuses it within seconds."""
+
+    type: Literal["token.revoked"] = "token.revoked"
+    data: RevokedToken
+
+    def expected_subject(self) -> str:
+        return self.data.token_id
+
+
 # --- parsing -----------------------------------------------------------------------------
 
-EVENT_CLASSES: tuple[type[Envelope], ...] = (
+EVENT_CLASSES: tuple[type[BaseEnvelope], ...] = (
     SpdAnswerSet,
     InnovationCreated,
     InnovationUpdated,
@@ -465,12 +566,17 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     EvidenceRejected,
     ScoreUpdated,
     RankingChanged,
+    AccountCreated,
+    AccountUpdated,
+    AccountDisabled,
+    TokenRevoked,
 )
-EVENT_TYPES: dict[str, type[Envelope]] = {
+EVENT_TYPES: dict[str, type[BaseEnvelope]] = {
     cls.model_fields["type"].default: cls for cls in EVENT_CLASSES
 }
 
-Event = Annotated[
+# The events of a cycle and region (`Envelope`), and those of accounts (`AccountEnvelope`).
+DomainEvent = (
     SpdAnswerSet
     | InnovationCreated
     | InnovationUpdated
@@ -480,9 +586,10 @@ Event = Annotated[
     | EvidenceAccepted
     | EvidenceRejected
     | ScoreUpdated
-    | RankingChanged,
-    Field(discriminator="type"),
-]
+    | RankingChanged
+)
+AccountEvent = AccountCreated | AccountUpdated | AccountDisabled | TokenRevoked
+Event = Annotated[DomainEvent | AccountEvent, Field(discriminator="type")]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
 
@@ -508,7 +615,7 @@ def entry_fields(payload: str, event_type: str, event_id: str) -> dict[str, str]
     return {DATA_FIELD: payload, "type": event_type, "event_id": event_id}
 
 
-def to_entry(event: Envelope) -> dict[str, str]:
+def to_entry(event: BaseEnvelope) -> dict[str, str]:
     return entry_fields(event.model_dump_json(), event.type, str(event.event_id))
 
 

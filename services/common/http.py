@@ -44,6 +44,7 @@ from services.common.errors import (
 from services.common.health import Check, health_router
 from services.common.logging import CorrelationIdMiddleware, get_logger
 from services.common.principal import Principal, Role, require_role
+from services.common.revocations import Revocations
 from services.common.tokens import TokenError, verify_token
 
 if TYPE_CHECKING:
@@ -148,16 +149,30 @@ bearer_scheme = HTTPBearer(
 async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Principal:
-    """FastAPI dependency: the request's principal, or 401. (Async, so no thread hand-off.)"""
+    """FastAPI dependency: the request's principal, or 401: no token, a bad one, or one of a
+    disabled account or revoked (checked in memory: `services.common.revocations`). (Async,
+    so no thread hand-off.)"""
     if credentials is None:  # no header, another scheme, or no token after "Bearer"
         raise Unauthorized("Authorization: Bearer <token> header required")
     try:
-        return verify_token(request.app.state.auth_secret, credentials.credentials)
+        principal = verify_token(request.app.state.auth_secret, credentials.credentials)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
+    revocations: Revocations | None = getattr(request.app.state, "revocations", None)
+    refusal = revocations.refusal(principal) if revocations is not None else None
+    if refusal is not None:
+        raise Unauthorized(refusal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+def revoked_since(request: Request, principal: Principal) -> str | None:
+    """Why a principal authenticated at the start of a long-lived response (the live feed)
+    is no longer honoured — its account disabled, its token revoked — or None."""
+    revocations: Revocations | None = getattr(request.app.state, "revocations", None)
+    return revocations.refusal(principal) if revocations is not None else None
 
 
 def with_role(*roles: Role) -> Callable[[Principal], Any]:
@@ -222,6 +237,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.begin_shutdown = runtime.begin_shutdown  # the server calls it when it starts stopping
     app.state.auth_secret = secret
+    app.state.revocations = runtime.revocations  # authenticate refuses what it lists
     install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
     app.add_middleware(CorrelationIdMiddleware)
     # Added last, so it runs first: a body is bounded before anything reads it.

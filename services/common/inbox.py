@@ -7,6 +7,7 @@ connection's search_path (see `db.create_pool(schema=...)`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
 from services.common.db import Connection
@@ -26,3 +27,23 @@ async def first_delivery(conn: Connection, consumer: str, event_id: UUID | str) 
         event_id if isinstance(event_id, UUID) else UUID(event_id),
     )
     return status == "INSERT 0 1"
+
+
+async def first_deliveries(conn: Connection, consumer: str, event_ids: Iterable[UUID | str]) -> set[UUID]:
+    """Record that `consumer` handles each of `event_ids`, in one statement; return those it
+    had not handled before (an id given twice counts once). Same guarantees as
+    `first_delivery`; the ids are inserted in sorted order, so two transactions recording
+    overlapping sets wait for each other instead of deadlocking."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("first_deliveries must run in the transaction of the events' effects")
+    ids = sorted({event_id if isinstance(event_id, UUID) else UUID(event_id) for event_id in event_ids})
+    if not ids:
+        return set()
+    rows = await conn.fetch(
+        """INSERT INTO inbox (consumer, event_id)
+           SELECT $1, event_id FROM unnest($2::uuid[]) AS event_id ORDER BY event_id
+           ON CONFLICT DO NOTHING RETURNING event_id""",
+        consumer,
+        ids,
+    )
+    return {row["event_id"] for row in rows}

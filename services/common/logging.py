@@ -21,7 +21,7 @@ from services.common.ids import correlation_scope, uuid7
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-    from services.common.events import Envelope
+    from services.common.events import BaseEnvelope
 
 CORRELATION_HEADER = "x-correlation-id"
 
@@ -103,14 +103,15 @@ def bind_correlation_id(correlation_id: str) -> Iterator[None]:
 
 
 @contextmanager
-def bind_event(event: Envelope, **extra: Any) -> Iterator[None]:
+def bind_event(event: BaseEnvelope, **extra: Any) -> Iterator[None]:
     """Bind an event's ids for logs, and its correlation id for events it causes."""
     with bind_correlation_id(event.correlation_id), structlog.contextvars.bound_contextvars(
         event_id=str(event.event_id),
         event_type=event.type,
         causation_id=event.causation_id,
         subject=event.subject,
-        region=event.region,
+        region=getattr(event, "region", None),  # none on a national account's events
+        actor=event.actor,
         **extra,
     ):
         yield

@@ -1,25 +1,34 @@
 """Transactional outbox: events commit with the state that caused them, a relay publishes.
 
-A service calls `enqueue(conn, event)` inside the transaction of its business write, so a
-2xx means both are committed. `OutboxRelay` moves committed rows to Redis: it claims
-unpublished rows with `FOR UPDATE SKIP LOCKED` (several relays share the work), XADDs them in
-id order, stamps them published and commits. If Redis is down the transaction rolls back and
-the rows wait; a crash between XADD and commit publishes a row twice, which consumers absorb
-through their inbox. Rows from transactions committing out of id order may be published out
-of order; consumers order by `version`, not by arrival.
+A service calls `enqueue(conn, event)` (or `enqueue_many`) inside the transaction of its
+business write, so a 2xx means both are committed. `OutboxRelay` moves committed rows to
+Redis: it claims unpublished rows with `FOR UPDATE SKIP LOCKED` (several relays share the
+work), XADDs them in id order (one pipeline), stamps them published (one statement) and
+commits. If Redis is down the transaction rolls back and the rows wait; a crash between XADD
+and commit publishes a row twice, which consumers absorb through their inbox. Rows from
+transactions committing out of id order may be published out of order; consumers order by
+`version`, not by arrival.
+
+A round costs four PostgreSQL round trips (BEGIN, claim, stamp, COMMIT) however many rows it
+carries, so the relay lets rows gather: woken by a commit (NOTIFY, or `wake()` in process),
+it waits `coalesce_s` before claiming (a full batch is followed at once by the next). The
+backlog gauge is sampled at most every BACKLOG_SAMPLE_S, off the path of a round that
+publishes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
 
 from services.common.background import BackgroundLoop
 from services.common.db import Connection, check_schema_name
-from services.common.events import STREAMS, Envelope, entry_fields, stream_of
+from services.common.events import STREAMS, WEB_STREAM, BaseEnvelope, entry_fields, stream_of
 from services.common.logging import get_logger
 from services.common.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
@@ -31,7 +40,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-async def enqueue(conn: Connection, event: Envelope, stream: str | None = None) -> None:
+async def enqueue(conn: Connection, event: BaseEnvelope, stream: str | None = None) -> None:
     """Insert `event` into this schema's outbox, in the caller's transaction.
 
     `stream` is the logical stream (default: the producer's); the relay adds the prefix.
@@ -50,10 +59,32 @@ async def enqueue(conn: Connection, event: Envelope, stream: str | None = None) 
     )
 
 
+async def enqueue_many(conn: Connection, events: Sequence[BaseEnvelope]) -> None:
+    """Insert `events` into this schema's outbox in one statement, in the caller's
+    transaction and in this order, each on its producer's stream."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("enqueue_many must run inside the transaction of the business write")
+    if not events:
+        return
+    await conn.execute(
+        """INSERT INTO outbox (event_id, stream, type, payload)
+           SELECT event_id, stream, type, payload
+           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::json[]) WITH ORDINALITY
+                AS e(event_id, stream, type, payload, n)
+           ORDER BY n""",
+        [event.event_id for event in events],
+        [stream_of(event.producer) for event in events],
+        [event.type for event in events],
+        [event.model_dump_json() for event in events],
+    )
+
+
 class OutboxRelay:
     """Publishes one schema's outbox to Redis until stopped: a `BackgroundLoop` whose round
     is `publish_batch()`. `start()` / `stop()`, or `await publish_batch()` to drive it by
     hand (tests, the CLI)."""
+
+    BACKLOG_SAMPLE_S = 5.0  # how often a drained relay counts the backlog for the gauge
 
     def __init__(
         self,
@@ -71,6 +102,7 @@ class OutboxRelay:
         retention_s: float = 7 * 24 * 3600,
         purge_every_s: float = 300.0,
         stop_timeout_s: float = 30.0,
+        coalesce_s: float = 0.0,
     ) -> None:
         self.pool = pool
         self.redis = redis
@@ -81,8 +113,11 @@ class OutboxRelay:
         self.stream_maxlen = stream_maxlen
         self.retention_s = retention_s
         self.purge_every_s = purge_every_s
+        self.coalesce_s = coalesce_s
         self.channel = f"{schema}.outbox"  # matches outbox_notify() in sql/001_outbox_inbox.sql
         self._purged_at = float("-inf")
+        self._sampled_at = float("-inf")
+        self._drained = True  # the previous round left nothing: the next one was woken
         self._loop = BackgroundLoop(
             f"outbox-relay-{self.schema}",
             self._round,
@@ -110,6 +145,7 @@ class OutboxRelay:
             stream_maxlen=settings.stream_maxlen,
             retention_s=settings.outbox_retention_s,
             stop_timeout_s=settings.graceful_timeout_s,
+            coalesce_s=settings.outbox_coalesce_ms / 1000,
         )
 
     # --- one step ---------------------------------------------------------------------
@@ -130,18 +166,24 @@ class OutboxRelay:
                     pipe.xadd(
                         self.stream_prefix + row["stream"],
                         entry_fields(row["payload"], row["type"], str(row["event_id"])),  # type: ignore[arg-type]
-                        maxlen=self.stream_maxlen,
+                        # web.events is never trimmed: services replay it whole at start-up
+                        # to know every disabled account and revoked token.
+                        maxlen=None if row["stream"] == WEB_STREAM else self.stream_maxlen,
                         approximate=True,
                     )
                 entry_ids = await pipe.execute()
-            await conn.executemany(
-                f"UPDATE {self.schema}.outbox SET published_at = now(), entry_id = $2 WHERE id = $1",
-                [(row["id"], _text(entry_id)) for row, entry_id in zip(rows, entry_ids, strict=True)],
+            await conn.execute(
+                f"""UPDATE {self.schema}.outbox o SET published_at = now(), entry_id = p.entry_id
+                    FROM unnest($1::bigint[], $2::text[]) AS p(id, entry_id) WHERE o.id = p.id""",
+                [row["id"] for row in rows],
+                [_text(entry_id) for entry_id in entry_ids],
             )
         OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
         return len(rows)
 
     async def backlog(self) -> int:
+        """Count the unpublished rows (a `count(*)`: not on every round) and set the gauge."""
+        self._sampled_at = time.monotonic()
         async with self.pool.acquire() as conn:
             count = await conn.fetchval(
                 f"SELECT count(*) FROM {self.schema}.outbox WHERE published_at IS NULL"
@@ -178,10 +220,16 @@ class OutboxRelay:
         await self._loop.stop()
 
     async def _round(self) -> float:
+        if self._drained and self.coalesce_s > 0:
+            # Woken by a commit (or the poll): let the rows of the commits just behind it
+            # gather, so that one round carries them all.
+            await asyncio.sleep(self.coalesce_s)
         published = await self.publish_batch()
-        if published >= self.batch_size:
+        self._drained = published < self.batch_size
+        if not self._drained:
             return 0.0  # more may be waiting
-        await self.backlog()
+        if time.monotonic() - self._sampled_at >= self.BACKLOG_SAMPLE_S:
+            await self.backlog()
         if time.monotonic() - self._purged_at >= self.purge_every_s:
             self._purged_at = time.monotonic()
             await self.purge()

@@ -2,11 +2,13 @@
 
 A service describes itself with a `ServiceSpec`: its name, its migrations, how it builds its
 typed dependencies from what every service opens (`Infrastructure`: settings, schema,
-PostgreSQL pool, Redis, outbox relay), which streams it consumes, and its extra readiness
+PostgreSQL pool, Redis, outbox relay, the live clients' fan-out), which streams it consumes, and its extra readiness
 checks. `ServiceRuntime.start()` migrates its schema (under an advisory lock), opens
-PostgreSQL and Redis, builds the dependencies, starts the outbox relay and the stream
-consumers; `stop()` undoes it in reverse, letting in-flight work finish (the consumers, the
-relay and a service's own background work each for at most INOVASI_GRACEFUL_TIMEOUT_S).
+PostgreSQL and Redis, catches up with `web.events` and keeps following it (disabled accounts
+and revoked tokens: `runtime.revocations`, which authentication checks), builds the
+dependencies, starts the outbox relay and the stream consumers; `stop()` undoes it in
+reverse, letting in-flight work finish (the consumers, the relay and a service's own
+background work each for at most INOVASI_GRACEFUL_TIMEOUT_S).
 Handlers receive the dependencies (`runtime.deps`), never the runtime.
 """
 
@@ -23,9 +25,11 @@ from redis.asyncio import Redis
 
 from services.common.bus import EventConsumer, make_redis
 from services.common.db import migrate, pool_from_settings
+from services.common.fanout import Fanout
 from services.common.health import Check, postgres_check, redis_check
 from services.common.logging import get_logger
 from services.common.outbox import OutboxRelay
+from services.common.revocations import RevocationFollower, Revocations
 from services.common.settings import Settings
 
 log = get_logger(__name__)
@@ -46,6 +50,9 @@ class Infrastructure(Generic[S]):
     # Set when the service begins to shut down (before in-flight requests are waited for):
     # long-lived responses such as the live feed end on it.
     stopping: asyncio.Event
+    # One reader per stream for every live client of this process (services/common/fanout.py);
+    # its subscriptions end when the service begins to shut down.
+    fanout: Fanout
 
     def wake_relay(self) -> None:
         """Publish soon: called after a commit that enqueued events (NOTIFY is a hint too)."""
@@ -75,6 +82,10 @@ class ServiceRuntime(Generic[D]):
         self._deps: D | None = None
         self.checks: dict[str, Check] = {}
         self.stopping = asyncio.Event()
+        # Disabled accounts and revoked tokens, from web.events (kept across restarts: the
+        # follower replays the stream from its start, and applying an event twice is harmless).
+        self.revocations = Revocations()
+        self._fanout: Fanout | None = None
 
     @property
     def schema(self) -> str:
@@ -102,6 +113,8 @@ class ServiceRuntime(Generic[D]):
     def begin_shutdown(self) -> None:
         """The server is about to stop: end long-lived responses now, so it need not wait."""
         self.stopping.set()
+        if self._fanout is not None:
+            self._fanout.end_subscriptions()
 
     async def start(self) -> None:
         self.stopping.clear()
@@ -110,10 +123,19 @@ class ServiceRuntime(Generic[D]):
         async with AsyncExitStack() as stack:
             pool = await pool_from_settings(settings, self.name)
             stack.push_async_callback(pool.close)
-            redis = make_redis(settings.redis_url)
+            redis = make_redis(settings.redis_url, max_connections=settings.redis_max_connections)
             stack.push_async_callback(redis.aclose)
-            relay = OutboxRelay.from_settings(settings, pool, redis, service=self.name) if spec.publishes else None
-            infrastructure = Infrastructure(settings, self.schema, pool, redis, relay, self.stopping)
+            follower = RevocationFollower.from_settings(settings, self.revocations)
+            await follower.start()
+            stack.push_async_callback(follower.stop)
+            relay = None
+            if spec.publishes:  # on connections of its own: no number of live clients can starve it
+                relay_redis = make_redis(settings.redis_url)
+                stack.push_async_callback(relay_redis.aclose)
+                relay = OutboxRelay.from_settings(settings, pool, relay_redis, service=self.name)
+            self._fanout = fanout = Fanout.from_settings(settings)
+            stack.push_async_callback(fanout.aclose)
+            infrastructure = Infrastructure(settings, self.schema, pool, redis, relay, self.stopping, fanout)
             deps = await stack.enter_async_context(spec.dependencies(infrastructure))
             if relay is not None:
                 await relay.start()
@@ -129,7 +151,7 @@ class ServiceRuntime(Generic[D]):
         log.info("service started", service=self.name, schema=self.schema)
 
     async def stop(self) -> None:
-        self.stopping.set()
+        self.begin_shutdown()
         stack, self._stack = self._stack, None
         if stack is not None:
             await stack.aclose()

@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     # Lifetime of the upload grants intake hands out with each innovation.
     upload_grant_ttl_s: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
+    # --- Redis ---------------------------------------------------------------------------
+    # Connections of the pool the service's requests share (the outbox relay, the consumers,
+    # the revocations follower and the live feeds' readers each have their own).
+    redis_max_connections: int = Field(100, ge=1)
+
+    # --- live feeds (services/common/fanout.py) ----------------------------------------
+    # Newest entries of a stream kept in memory per process: a client resuming after one of
+    # them is served from memory, an older one from Redis.
+    feed_ring_size: int = Field(2000, ge=1)
+    # Events waiting to be sent to one client; a client that falls further behind is dropped
+    # (it resumes with Last-Event-ID).
+    feed_client_queue: int = Field(500, ge=1)
+
     # --- isolation -----------------------------------------------------------------------
     # Prepended to every stream name ("t1a2b." + "intake.events") and schema name
     # ("t1a2b_" + "intake"), so that test runs and demo instances can share servers.
@@ -90,6 +103,9 @@ class Settings(BaseSettings):
     outbox_batch_size: int = Field(100, ge=1)
     # Polling fallback when no NOTIFY arrives (NOTIFY is only a hint).
     outbox_poll_s: float = Field(1.0, gt=0)
+    # After a wake-up (a commit's NOTIFY), how long the relay lets more rows gather before it
+    # publishes, so that one round carries the rows of many commits. 0: at once.
+    outbox_coalesce_ms: int = Field(10, ge=0, le=1000)
     outbox_backoff_initial_s: float = Field(0.2, gt=0)
     outbox_backoff_max_s: float = Field(10.0, gt=0)
     # Published rows are kept this long for inspection, then deleted.

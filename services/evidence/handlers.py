@@ -87,8 +87,12 @@ def _too_large(limit: int) -> TooLarge:
     return TooLarge.at("body", f"file is larger than the limit of {limit} bytes")
 
 
-def _event(cls: StoredEvent, record: EvidenceRecord) -> Envelope:
-    return cls(cycle=record.cycle, region=record.region, subject=record.id, version=record.version, data=record.item())
+def _event(cls: StoredEvent, record: EvidenceRecord, actor: str) -> Envelope:
+    """The item's event; `actor`: the subject of the caller who changed it."""
+    return cls(
+        cycle=record.cycle, region=record.region, subject=record.id, version=record.version, data=record.item(),
+        actor=actor,
+    )
 
 
 # --- the projection of innovations -----------------------------------------------------------
@@ -275,7 +279,7 @@ async def _record_upload(deps: EvidenceDeps, item: NewEvidence) -> tuple[Evidenc
         try:
             async with deps.pool.acquire() as conn, conn.transaction():
                 record = await evidence_store.insert_evidence(conn, item)
-                event = _event(EvidenceStored, record)
+                event = _event(EvidenceStored, record, item.uploaded_by)
                 await enqueue(conn, event)
         except Exception:
             if key is not None:
@@ -332,7 +336,8 @@ def _download_link(deps: EvidenceDeps, record: EvidenceRecord) -> DownloadLink |
 
 async def list_evidence(deps: EvidenceDeps, principal: Principal, query: ListEvidence) -> EvidencePage:
     """Items of one innovation or of one region that `principal` may see, oldest first: an
-    operator only its agency's, the region's admins and verifiers all of the region's."""
+    operator only its agency's, the region's admins and verifiers all of the region's, a
+    province admin those of its province's regions, a national principal any region's."""
     if principal.role == "viewer":
         raise Forbidden("viewers read scores, not evidence documents")
     if query.cycle not in rules.known_cycles():
@@ -346,14 +351,17 @@ async def list_evidence(deps: EvidenceDeps, principal: Principal, query: ListEvi
             known = await evidence_store.innovation(conn, query.innovation)
             if known is None or not principal.can_read_innovation(known.region, known.agency_id):
                 raise NotFound.named(f"innovation {query.innovation}")
+            region = known.region
         elif query.region not in load_regions():
             raise InvalidInput.at("query.region", f"unknown region {query.region!r} (a Kemendagri code such as 62.10)")
-        elif not principal.in_region(query.region):
-            raise Forbidden(f"you may list evidence of region {principal.region} only")
+        elif not principal.can_read_region(query.region):
+            raise Forbidden(f"a {principal.role} of {principal.region} may not list evidence of region {query.region}")
+        else:
+            region = query.region
         records = await evidence_store.list_evidence(
             conn,
             cycle=query.cycle,
-            region=principal.region,  # never outside the caller's region, whatever was asked
+            region=region,  # one the caller reads, checked above
             innovation_id=query.innovation,
             agency_id=principal.agency if principal.role == "operator" else None,
             indicator=query.indicator,
@@ -401,7 +409,7 @@ async def decide_evidence(deps: EvidenceDeps, principal: Principal, command: Dec
         record = await evidence_store.record_decision(
             conn, command.evidence_id, state=verdict.state, reason=verdict.reason, decided_by=principal.subject
         )
-        event = _event(EvidenceAccepted if verdict.state == "accepted" else EvidenceRejected, record)
+        event = _event(EvidenceAccepted if verdict.state == "accepted" else EvidenceRejected, record, principal.subject)
         await enqueue(conn, event)
     deps.wake_relay()
     log.info("evidence decided", evidence_id=record.id, state=record.state, version=record.version)

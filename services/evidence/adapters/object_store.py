@@ -4,19 +4,23 @@ The official `minio` client is synchronous (urllib3) and its maintainers have no
 plans, so this adapter shares one thread-safe `Minio` client and runs its calls in worker
 threads. Two things matter beyond that:
 
-* **Uploads are streamed.** `put_stream` hands minio a blocking file-like object whose
-  `read()` pulls the request's chunks one at a time from the event loop. minio asks for one
-  part (5 MiB) at a time and sends it before asking for the next (`num_parallel_uploads=1`),
-  so what is held in memory is a few part buffers, however large the file: measured peak is
-  about 3 parts (see tests/integration/evidence/test_object_store_memory.py). SHA-256 and the
-  size are computed on the same pass, and the bytes can be copied on the way to a file the
-  caller gives (`copy_to`: the upload handler checks the file's structure from that copy, so
-  nothing reads the object back); a stream over the cap is refused before its excess is sent
-  or copied, and whatever was written is aborted and removed.
+* **Uploads are streamed and pipelined.** `put_stream` gathers the request's chunks on the
+  event loop into parts (5 MiB) and sends each from a worker thread while the next one is
+  received, with at most two parts in flight; so what is held in memory is a few part
+  buffers, however large the file (see tests/integration/evidence/test_object_store_memory.py),
+  and each chunk is copied once, into its part. SHA-256 and the size are computed on the same
+  pass, off the event loop, and the bytes can be copied on the way to a file the caller gives
+  (`copy_to`: the upload handler checks the file's structure from that copy, so nothing reads
+  the object back); a stream over the cap is refused before its excess is sent or copied, and
+  whatever was written is aborted and removed. The digest is the object's metadata
+  (`x-amz-meta-sha256`, for a file of one part, sent once complete) or its tag `sha256` (for a
+  multipart upload, whose headers go out before the digest is known; tagging rewrites nothing,
+  where a copy onto itself would rewrite the whole object). See `_StreamedUpload`.
 * **Nothing waits forever.** The urllib3 pool has short timeouts (minio's default is five
   minutes); a client that stops sending mid-upload is cut off after `chunk_timeout`; uploads
-  run on their own bounded thread pool, so slow uploads cannot starve readiness probes or
-  metadata calls (nor anything else in the process that uses the default executor).
+  run on their own bounded thread pool (and at most `max_concurrent_uploads` at once), so
+  slow uploads cannot starve readiness probes or metadata calls (nor anything else in the
+  process that uses the default executor).
 
 Presigned URLs are computed locally (the region is configured, so no lookup request) and
 live at most 15 minutes.
@@ -31,26 +35,30 @@ import contextvars
 import functools
 import hashlib
 import os
-import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import IO, Any, BinaryIO, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import SplitResult, quote, urlsplit
 
 import certifi
 import urllib3
 from minio import Minio
-from minio.commonconfig import REPLACE, CopySource
+from minio.commonconfig import Tags
+from minio.datatypes import Part
 from minio.error import MinioException, S3Error
 
 MiB = 1024 * 1024
 # S3's minimum part size, and the most memory one part buffer takes. Larger parts mean
 # fewer requests but proportionally more memory per concurrent upload.
 DEFAULT_PART_SIZE = 5 * MiB
+# Parts of one upload sent at once: one being sent while the next is received is what
+# overlaps receiving with sending; a second one covers a storage server that is briefly slower.
+DEFAULT_PARALLEL_PARTS = 2
 MAX_PRESIGNED_EXPIRY = timedelta(minutes=15)
 DEFAULT_PRESIGNED_EXPIRY = timedelta(minutes=5)
-# Stored as the user metadata header `x-amz-meta-sha256` (hex digest of the content).
+# The hex digest of the content: the user metadata header `x-amz-meta-sha256` of an object
+# stored with one PUT, the tag `sha256` of one stored as a multipart upload.
 SHA256_METADATA = "sha256"
 _SHA256_HEADER = f"x-amz-meta-{SHA256_METADATA}"
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"})
@@ -121,6 +129,9 @@ class ObjectStoreSettings:
     max_concurrent_uploads: int = 8
     max_concurrent_calls: int = 8
     part_size: int = DEFAULT_PART_SIZE
+    # Parts of one upload in flight at once (being hashed and sent) while the next one is
+    # received: memory per upload is about this many parts plus one.
+    parallel_parts: int = DEFAULT_PARALLEL_PARTS
     # How long an upload may wait for the next chunk of the request body.
     chunk_timeout: float = 60.0
     # Where browsers reach the same storage when that differs from endpoint_url (a gateway,
@@ -142,12 +153,14 @@ class ObjectStore:
         url = _endpoint(settings.endpoint_url, "endpoint_url")
         if settings.part_size < DEFAULT_PART_SIZE:
             raise ValueError(f"part_size must be at least {DEFAULT_PART_SIZE} bytes (S3 minimum)")
+        if settings.parallel_parts < 1:
+            raise ValueError("parallel_parts must be at least 1")
         self.bucket = settings.bucket
         self._settings = settings
         self._http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=settings.connect_timeout, read=settings.read_timeout),
             # One connection per thread that can use it, so no thread waits for a socket.
-            maxsize=settings.max_concurrent_uploads + settings.max_concurrent_calls,
+            maxsize=self._upload_thread_count(settings) + settings.max_concurrent_calls,
             # A server error or a refused connection is tried again once or twice; a read that
             # timed out is not (the storage server hangs: the caller should hear so in time).
             retries=urllib3.Retry(
@@ -161,15 +174,22 @@ class ObjectStore:
         # host never opens a connection: it only puts that host into the signature.
         public = settings.public_endpoint_url
         self._signer = self._minio(_endpoint(public, "public_endpoint_url")) if public else self._client
-        # An upload holds its thread for as long as the client takes to send the file, so
-        # uploads get their own pool; short calls (stat, delete, ping) never queue behind them.
+        # Uploads get their own threads (their parts, hashing and multipart calls), so short
+        # calls (stat, delete, ping) never queue behind a part being sent; and at most
+        # max_concurrent_uploads stream at once (the others wait before reading their body).
         self._upload_threads = concurrent.futures.ThreadPoolExecutor(
-            settings.max_concurrent_uploads, thread_name_prefix="object-store-upload"
+            self._upload_thread_count(settings), thread_name_prefix="object-store-upload"
         )
+        self._upload_slots = asyncio.Semaphore(settings.max_concurrent_uploads)
         self._call_threads = concurrent.futures.ThreadPoolExecutor(
             settings.max_concurrent_calls, thread_name_prefix="object-store-call"
         )
         self._cleanups: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def _upload_thread_count(settings: ObjectStoreSettings) -> int:
+        # Per upload: its parts in flight, and the hashing of one of them.
+        return settings.max_concurrent_uploads * (settings.parallel_parts + 1)
 
     def _minio(self, url: SplitResult) -> Minio:
         return Minio(
@@ -232,48 +252,20 @@ class ObjectStore:
         awaiting task is cancelled (the client went away), the upload is aborted and cleaned
         up before the cancellation propagates.
 
-        With `copy_to`, every byte stored is also written to it (from the upload's worker
-        thread, as it passes; the caller flushes and closes it). What it holds after a
-        failure is partial and meaningless.
+        With `copy_to`, every byte stored is also written to it (from a worker thread, part
+        by part, in order; the caller flushes and closes it). What it holds after a failure
+        is partial and meaningless.
         """
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
-        source = _ChunkSource(
-            chunks, asyncio.get_running_loop(), max_bytes, self._settings.chunk_timeout, copy_to
-        )
-        upload = self._upload_threads.submit(
-            contextvars.copy_context().run,
-            functools.partial(
-                self._client.put_object,
-                self.bucket,
-                key,
-                cast(BinaryIO, source),  # read(size) is all minio calls on it
-                length=-1,  # unknown: minio reads part by part until EOF
-                content_type=content_type,
-                part_size=self._settings.part_size,
-                # One part in flight: parallel parts would multiply the memory held.
-                num_parallel_uploads=1,
-            ),
-        )
-        try:
-            await asyncio.wrap_future(upload)
-            sha256 = source.sha256_hex()
-            # The digest is known only at the end of the stream, after minio has sent the
-            # headers, so it is attached by a server-side copy of the object onto itself
-            # (two small requests, stat + copy; no content passes through this process).
-            await self._call(
-                self._client.copy_object,
-                self.bucket,
-                key,
-                CopySource(self.bucket, key),
-                metadata={"Content-Type": content_type, SHA256_METADATA: sha256},
-                metadata_directive=REPLACE,
-            )
-        except BaseException:
-            source.abort()
-            await self._discard(key, upload, source)
-            raise
-        return StoredObject(key=key, size=source.size, sha256=sha256, content_type=content_type)
+        async with self._upload_slots:
+            upload = _StreamedUpload(self, key, content_type, copy_to)
+            try:
+                await upload.run(chunks, max_bytes)
+            except BaseException:
+                await self._discard(upload, chunks)
+                raise
+        return StoredObject(key=key, size=upload.size, sha256=upload.sha256, content_type=content_type)
 
     async def stat(self, key: str) -> StoredObject:
         try:
@@ -282,10 +274,14 @@ class ObjectStore:
             if error.code in _NOT_FOUND_CODES:
                 raise ObjectNotFound(key) from error
             raise
+        sha256 = (info.metadata or {}).get(_SHA256_HEADER)
+        if sha256 is None:  # a multipart upload's digest is its tag (see _StreamedUpload)
+            tags = await self._call(self._client.get_object_tags, self.bucket, key)
+            sha256 = tags.get(SHA256_METADATA) if tags is not None else None
         return StoredObject(
             key=key,
             size=int(info.size or 0),
-            sha256=(info.metadata or {}).get(_SHA256_HEADER),
+            sha256=sha256,
             content_type=info.content_type or "application/octet-stream",
         )
 
@@ -327,9 +323,7 @@ class ObjectStore:
             self._call_threads, functools.partial(context.run, function, *args, **kwargs)
         )
 
-    async def _discard(
-        self, key: str, upload: concurrent.futures.Future[Any], source: _ChunkSource
-    ) -> None:
+    async def _discard(self, upload: _StreamedUpload, chunks: AsyncIterable[bytes]) -> None:
         """Leave nothing behind for a failed or cancelled upload.
 
         Runs as its own task and is awaited through a shield: when the caller was cancelled,
@@ -337,13 +331,11 @@ class ObjectStore:
         """
 
         async def discard() -> None:
-            # The worker may still be sending a part; once its read() fails minio aborts the
-            # multipart upload. Wait for that so the removal below is the last word.
-            with contextlib.suppress(BaseException):
-                await asyncio.wrap_future(upload)
-            with contextlib.suppress(Exception):
-                await self._call(self._client.remove_object, self.bucket, key)
-            await source.aclose()
+            await upload.discard()
+            close = getattr(chunks, "aclose", None)  # the source, if it is an async generator
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
 
         task = asyncio.ensure_future(discard())
         self._cleanups.add(task)
@@ -352,120 +344,187 @@ class ObjectStore:
             await asyncio.shield(task)
 
 
-class _ChunkSource:
-    """A blocking file-like view of an async iterator of chunks, read by minio in a thread.
+class _StreamedUpload:
+    """One upload: the request's chunks, gathered on the event loop into parts, sent to
+    storage from worker threads while the next part is being received.
 
-    Each chunk is fetched from the event loop only when minio's read() needs it, so nothing
-    runs ahead of the upload: besides minio's part buffer, this holds at most the part being
-    assembled. Counting, hashing and copying happen here, on the bytes as they pass.
+    * **Pipelined.** A full part goes out as soon as the first byte after it arrives (only
+      then is it known not to be the last), while the loop goes on receiving; at most
+      `parallel_parts` parts are in flight, so memory is bounded by about
+      `parallel_parts + 1` parts whatever the file's size, and a client faster than storage
+      is slowed down by TCP, not buffered.
+    * **One copy of each chunk.** The chunks are appended once to the part's buffer, which
+      is handed to minio's part upload as it is (no join, no slicing of the part, no
+      `+=` of part buffers as minio's `put_object` does for a stream of unknown length).
+    * **Hashing and the caller's copy off the event loop,** part by part, in order, on a
+      worker thread (`hashlib` releases the GIL), alongside that part's upload.
+    * **The SHA-256 without rewriting the object.** A file of at most one part is sent
+      with one PUT once it is complete, with the digest in its metadata
+      (`x-amz-meta-sha256`). A larger one is a multipart upload whose headers are sent
+      before its digest is known: the digest becomes its tag `sha256` after completion (a
+      tagging request changes no data, where a copy of the object onto itself with new
+      metadata makes S3 and moto rewrite every byte). `stat()` reads either.
+
+    minio's `put_object` offers none of the above for a stream, so the S3 calls are
+    minio's own multipart primitives (`_create_multipart_upload`, `_upload_part`,
+    `_complete_multipart_upload`, `_abort_multipart_upload`, `_put_object`): the same
+    signing, retries and error types; minio is pinned below 8 in pyproject.toml.
     """
 
-    def __init__(
-        self,
-        chunks: AsyncIterable[bytes],
-        loop: asyncio.AbstractEventLoop,
-        max_bytes: int,
-        chunk_timeout: float,
-        copy_to: IO[bytes] | None = None,
-    ) -> None:
-        self._chunks = aiter(chunks)
+    def __init__(self, store: ObjectStore, key: str, content_type: str, copy_to: IO[bytes] | None) -> None:
+        self._store = store
+        self._client = store._client
+        self._bucket = store.bucket
+        self._key = key
+        self._content_type = content_type
         self._copy_to = copy_to
-        self._loop = loop
-        self._max_bytes = max_bytes
-        self._chunk_timeout = chunk_timeout
-        self._rest = memoryview(b"")  # unread tail of the current chunk
-        self._exhausted = False
+        self._part_size = store._settings.part_size
+        self._parallel = store._settings.parallel_parts
+        self._loop = asyncio.get_running_loop()
         self._hash = hashlib.sha256()
-        self._aborted = threading.Event()
-        self._waiting: concurrent.futures.Future[bytes | None] | None = None
-        self._lock = threading.Lock()
+        self._digested: asyncio.Future[None] | None = None  # the latest part's hashing (a chain)
+        self._in_flight: list[asyncio.Future[Any]] = []  # parts not yet hashed, copied and sent
+        self._etags: dict[int, asyncio.Future[str]] = {}
+        self._upload_id: asyncio.Future[str] | None = None
+        self._calls: list[asyncio.Future[Any]] = []  # every call to storage, for discard()
         self.size = 0
+        self.sha256 = ""
 
-    def read(self, size: int = -1) -> bytes:
-        """Up to `size` bytes; fewer only at the end of the stream (like a buffered file)."""
-        if size is None or size < 0:
-            raise ValueError("read() needs a size: reading all would hold the whole file")
-        pieces: list[memoryview] = []
-        wanted = size
-        while wanted > 0:
-            if not self._rest:
-                chunk = self._next_chunk()
-                if chunk is None:
-                    break
-                self._rest = memoryview(chunk)
-            piece = self._rest[:wanted]
-            self._rest = self._rest[wanted:]
-            pieces.append(piece)
-            wanted -= len(piece)
-        # One join for the whole part: returning small pieces would make minio grow its
-        # part with `+=`, copying a 5 MiB buffer once per 64 KiB chunk.
-        return b"".join(pieces)
+    async def run(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
+        held: bytearray | None = None  # a full part, sent once a byte after it arrives
+        buffer = bytearray()
+        async for chunk in self._received(chunks):
+            self.size += len(chunk)
+            if self.size > max_bytes:
+                raise UploadTooLarge(max_bytes)
+            view = memoryview(chunk)
+            while view:
+                if held is not None:  # more follows: the held part is not the last
+                    await self._send_part(held)
+                    held = None
+                room = self._part_size - len(buffer)
+                buffer += view[:room]
+                view = view[room:]
+                if len(buffer) == self._part_size:
+                    held, buffer = buffer, bytearray()
+        if not self._etags:  # at most one part: one PUT, the digest in its metadata
+            await self._put_whole(held if held is not None else buffer)
+            return
+        for last in (held, buffer):
+            if last:
+                await self._send_part(last)
+        await self._complete()
 
-    def sha256_hex(self) -> str:
-        return self._hash.hexdigest()
-
-    def abort(self) -> None:
-        """Make the worker's read() fail at once, so minio aborts the upload."""
-        self._aborted.set()
-        with self._lock:
-            if self._waiting is not None:
-                self._waiting.cancel()  # also cancels the pending __anext__ on the loop
-
-    async def aclose(self) -> None:
-        """Close the source if it is an async generator (after a failed upload)."""
-        close = getattr(self._chunks, "aclose", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                await close()
-
-    def _next_chunk(self) -> bytes | None:
-        while not self._exhausted:
-            chunk = self._fetch()
-            if chunk is None:
-                self._exhausted = True
-                break
+    async def _received(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
+        """The non-empty chunks of the source; UploadStalled when it sends nothing for
+        `chunk_timeout` (time spent waiting for storage does not count)."""
+        iterator = aiter(chunks)
+        timeout = self._store._settings.chunk_timeout
+        while True:
+            try:
+                async with asyncio.timeout(timeout):
+                    chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise UploadStalled(timeout) from None
             if not isinstance(chunk, bytes | bytearray | memoryview):
                 raise TypeError(f"upload chunks must be bytes, got {type(chunk).__name__}")
-            if not chunk:
-                continue  # empty chunks (ASGI servers end bodies with one) carry nothing
-            # Our own copy: slices of it are sent later, and a bytearray could change.
-            chunk = bytes(chunk)
-            self.size += len(chunk)
-            if self.size > self._max_bytes:
-                raise UploadTooLarge(self._max_bytes)
-            self._hash.update(chunk)
-            if self._copy_to is not None:
-                try:
-                    self._copy_to.write(chunk)
-                except (OSError, ValueError) as error:  # ValueError: the copy was closed
-                    raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
-            return chunk
-        return None
+            if chunk:  # empty chunks (ASGI servers end bodies with one) carry nothing
+                yield chunk
 
-    def _fetch(self) -> bytes | None:
-        if self._aborted.is_set():
-            raise _UploadAborted
-        future = asyncio.run_coroutine_threadsafe(self._anext(), self._loop)
-        with self._lock:
-            self._waiting = future
-        if self._aborted.is_set():  # abort() ran between the check above and the assignment
-            future.cancel()
-        try:
-            return future.result(timeout=self._chunk_timeout)
-        except concurrent.futures.CancelledError:
-            raise _UploadAborted from None
-        except TimeoutError:
-            future.cancel()
-            raise UploadStalled(self._chunk_timeout) from None
-        finally:
-            with self._lock:
-                self._waiting = None
+    # --- parts ---------------------------------------------------------------------------
 
-    async def _anext(self) -> bytes | None:
-        try:
-            return await anext(self._chunks)
-        except StopAsyncIteration:
-            return None
+    async def _send_part(self, part: bytearray) -> None:
+        """Hash, copy and upload `part` in worker threads; return once fewer than
+        `parallel_parts` parts are in flight (a failure of an earlier one is raised here)."""
+        if self._upload_id is None:
+            headers = {"Content-Type": self._content_type}
+            self._upload_id = self._call(self._client._create_multipart_upload, self._bucket, self._key, headers)
+        upload_id = await asyncio.shield(self._upload_id)
+        number = len(self._etags) + 1
+        self._etags[number] = self._call(
+            self._client._upload_part, self._bucket, self._key, part, None, upload_id, number
+        )
+        self._in_flight.append(asyncio.gather(self._digest(part), self._etags[number]))
+        while len(self._in_flight) >= self._parallel:
+            done, _ = await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                future.result()  # raises the part's failure (storage, CopyFailed)
+            self._in_flight = [future for future in self._in_flight if not future.done()]
+
+    def _digest(self, part: bytearray) -> asyncio.Future[None]:
+        """Hash and copy `part` after the parts before it (a chain of worker-thread jobs)."""
+        previous = self._digested
+
+        async def digest() -> None:
+            if previous is not None:
+                await previous
+            await asyncio.shield(self._call(self._hash_and_copy, part))
+
+        self._digested = asyncio.ensure_future(digest())
+        return self._digested
+
+    def _hash_and_copy(self, part: bytearray) -> None:
+        self._hash.update(part)
+        if self._copy_to is not None:
+            try:
+                self._copy_to.write(part)
+            except (OSError, ValueError) as error:  # ValueError: the copy was closed
+                raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
+
+    async def _complete(self) -> None:
+        await asyncio.shield(asyncio.gather(*self._in_flight))
+        parts = [Part(number, etag.result()) for number, etag in sorted(self._etags.items())]
+        upload_id = cast("asyncio.Future[str]", self._upload_id).result()
+        await asyncio.shield(
+            self._call(self._client._complete_multipart_upload, self._bucket, self._key, upload_id, parts)
+        )
+        self.sha256 = self._hash.hexdigest()
+        tags = Tags.new_object_tags()
+        tags[SHA256_METADATA] = self.sha256
+        await asyncio.shield(self._call(self._client.set_object_tags, self._bucket, self._key, tags))
+
+    async def _put_whole(self, data: bytearray) -> None:
+        def put() -> None:
+            self._hash_and_copy(data)
+            self.sha256 = self._hash.hexdigest()
+            headers: dict[str, str | list[str] | tuple[str]] = {
+                "Content-Type": self._content_type, _SHA256_HEADER: self.sha256,
+            }
+            # A bytearray is sent as it is (urllib3 takes any buffer; minio only measures
+            # and hashes it), though minio's signature says bytes.
+            self._client._put_object(self._bucket, self._key, cast(bytes, data), headers)
+
+        await asyncio.shield(self._call(put))
+
+    def _call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        """`function(*args)` on the adapter's upload threads, remembered for discard(), which
+        waits for every call before it cleans up. Awaited through `asyncio.shield`: a thread
+        cannot be stopped, so a cancelled caller must not lose the call's result (an upload
+        id, an object stored after all). Like asyncio.to_thread, the caller's context
+        variables (log ids) follow the call."""
+        context = contextvars.copy_context()
+        future = self._loop.run_in_executor(
+            self._store._upload_threads, functools.partial(context.run, function, *args)
+        )
+        self._calls.append(future)
+        return future
+
+    # --- failure -------------------------------------------------------------------------
+
+    async def discard(self) -> None:
+        """After a failure: let the calls under way end (a thread cannot be interrupted; the
+        storage timeouts bound them), then abort the multipart upload and remove the key."""
+        await asyncio.gather(*self._calls, *self._in_flight, return_exceptions=True)
+        upload_id = self._upload_id
+        if upload_id is not None and not upload_id.cancelled() and upload_id.exception() is None:
+            with contextlib.suppress(Exception):
+                await self._store._call(
+                    self._client._abort_multipart_upload, self._bucket, self._key, upload_id.result()
+                )
+        with contextlib.suppress(Exception):
+            await self._store._call(self._client.remove_object, self._bucket, self._key)
 
 
 async def peek(chunks: AsyncIterable[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:

@@ -172,11 +172,12 @@ def may_upload(principal: Principal, region: str, agency_id: str | None) -> bool
 
 
 def may_see(principal: Principal, region: str, agency_id: str | None) -> bool:
-    """The owner (operator of the agency; for SPD the region admin), and the region's
-    admins and verifiers. Viewers read scores, not documents."""
-    if not principal.in_region(region):
+    """The owner (operator of the agency; for SPD the region admin), the region's admins and
+    verifiers, and those who oversee the region (its province's admin, national principals).
+    Viewers read scores, not documents."""
+    if not principal.can_read_region(region):
         return False
-    if principal.role in ("region_admin", "verifier"):
+    if principal.role in ("region_admin", "verifier") or principal.oversees(region):
         return True
     return principal.role == "operator" and agency_id is not None and principal.agency == agency_id
 
@@ -187,7 +188,7 @@ def hides_evidence(principal: Principal, region: str, agency_id: str | None) -> 
     may see the item knows it exists; so does a viewer of its region, who is refused (403)."""
     if may_see(principal, region, agency_id):
         return False
-    return not (principal.role == "viewer" and principal.in_region(region))
+    return not (principal.role == "viewer" and principal.can_read_region(region))
 
 
 # --- verification --------------------------------------------------------------------------

@@ -50,6 +50,7 @@ class InnovationRef:
 class ListInnovations:
     cycle: int
     agency: str | None = None
+    region: str | None = None  # None: the caller's own (a national principal must name one)
     statuses: Sequence[Status] = ()
     after: str | None = None  # id of the last item of the previous page
     limit: int = 100

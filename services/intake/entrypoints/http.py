@@ -14,7 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from services.common.errors import InvalidInput
 from services.common.http import CurrentPrincipal, json_response, service_dependencies, with_role
-from services.common.openapi import REGION_CODE_PATTERN, errors, header, indicator_codes
+from services.common.openapi import REGION_CODE_PATTERN, errors, header, indicator_codes, region_codes
 from services.common.principal import AGENCY_ID_PATTERN, Principal
 from services.intake import handlers
 from services.intake.dependencies import IntakeDeps
@@ -171,8 +171,14 @@ async def list_innovations(
               description="id of the last item of the previous page"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    region: Annotated[
+        str | SkipJsonSchema[None],
+        Query(max_length=8, json_schema_extra={"enum": region_codes()}, examples=["62.10"],
+              description="the region listed (one the caller reads): by default the caller's own; "
+              "a national token must name one"),
+    ] = None,
 ) -> JSONResponse:
-    query = ListInnovations(cycle=year, agency=agency, statuses=tuple(status), after=after, limit=limit)
+    query = ListInnovations(cycle=year, agency=agency, region=region, statuses=tuple(status), after=after, limit=limit)
     return json_response(await handlers.list_innovations(deps, principal, query))
 
 

@@ -10,7 +10,7 @@ from services.intake.adapters import store
 from services.intake.adapters.store import AgencyRecord
 from services.intake.dependencies import IntakeDeps
 from services.intake.domain.commands import AgenciesQuery, AgencyStatusQuery, RegisterAgency
-from services.intake.handlers.shared import check_region, load_cycle, require_region_admin, require_region_member
+from services.intake.handlers.shared import check_region, load_cycle, require_region_admin, require_region_reader
 from services.intake.views import AgencyList, AgencyReport, AgencyStatusView, AgencyView, InnovationCounts
 
 log = get_logger(__name__)
@@ -33,7 +33,7 @@ async def register_agency(deps: IntakeDeps, principal: Principal, command: Regis
 
 async def list_agencies(deps: IntakeDeps, principal: Principal, query: AgenciesQuery) -> AgencyList:
     check_region(query.region)
-    require_region_member(principal, query.region)
+    require_region_reader(principal, query.region)
     async with deps.pool.acquire() as conn:
         records = await store.list_agencies(conn, query.region)
     return AgencyList(region=query.region, agencies=[_agency_view(r) for r in records])
@@ -44,7 +44,10 @@ async def agency_status(deps: IntakeDeps, principal: Principal, query: AgencySta
     with no submitted innovation."""
     check_region(query.region)
     if not principal.can_read_region_details(query.region):
-        raise Forbidden(f"the agencies' status is for the region admin, verifiers and viewers of {query.region}")
+        raise Forbidden(
+            f"the agencies' status is for the region admin, verifiers and viewers of {query.region}, "
+            "and for those who oversee it"
+        )
     async with deps.pool.acquire() as conn:
         await load_cycle(conn, query.cycle)
         tallies = await store.agency_status(conn, query.cycle, query.region)

@@ -45,6 +45,7 @@ from services.intake.handlers.shared import (
     looks_like_innovation_id,
     not_eligible,
     readable,
+    readable_region,
     window_closed,
     writable,
 )
@@ -65,8 +66,9 @@ def _grant(deps: IntakeDeps, innovation: Innovation) -> str:
     return deps.grants.issue(grant, now=deps.clock().timestamp())
 
 
-def _event(event_class: type[InnovationEvent], innovation: Innovation) -> InnovationEvent:
+def _event(event_class: type[InnovationEvent], innovation: Innovation, principal: Principal) -> InnovationEvent:
     return event_class(
+        actor=principal.subject,
         cycle=innovation.cycle,
         region=innovation.region,
         subject=innovation.id,
@@ -117,8 +119,8 @@ def _replay(deps: IntakeDeps, stored: StoredResponse | None, request_hash: str) 
 async def create_innovation(deps: IntakeDeps, principal: Principal, command: CreateInnovation) -> Created:
     if principal.role != "operator" or principal.agency is None:
         raise Forbidden("only an operator creates innovations")
-    agency = principal.agency
-    scope = f"create-innovation:{command.cycle}:{principal.region}:{agency}:{principal.subject}"
+    agency, region = principal.agency, principal.home_region
+    scope = f"create-innovation:{command.cycle}:{region}:{agency}:{principal.subject}"
     key = command.idempotency_key
     now = deps.clock()
     try:
@@ -126,16 +128,16 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
             context = await load_cycle(conn, command.cycle)
             if key is not None and (stored := await store.find_idempotent(conn, scope, key)) is not None:
                 return _replay(deps, stored, command.request_hash)
-            if not await store.agency_exists(conn, principal.region, agency):
+            if not await store.agency_exists(conn, region, agency):
                 raise Forbidden(
-                    f"agency {agency!r} is not registered in region {principal.region}; "
-                    f"its region admin registers it at POST /v1/regions/{principal.region}/agencies"
+                    f"agency {agency!r} is not registered in region {region}; "
+                    f"its region admin registers it at POST /v1/regions/{region}/agencies"
                 )
             if not context.cycle.window_open(now):
                 raise window_closed(context.cycle, now)
-            innovation = new_innovation(str(uuid7()), command.cycle, principal.region, agency, command.profile)
+            innovation = new_innovation(str(uuid7()), command.cycle, region, agency, command.profile)
             saved = await store.insert_innovation(conn, innovation, principal.subject)
-            event = _event(InnovationCreated, saved)
+            event = _event(InnovationCreated, saved, principal)
             await enqueue(conn, event)
             view = _view(deps, saved, context, now).model_copy(update={"event_id": event.event_id})
             if key is not None and not await store.remember_idempotent(
@@ -165,7 +167,9 @@ async def get_innovation(deps: IntakeDeps, principal: Principal, ref: Innovation
 
 
 async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListInnovations) -> InnovationPage:
-    """The caller's region; an operator sees only its agency's innovations."""
+    """The innovations of a region the caller reads (`region=`, by default its own); an
+    operator sees only its agency's."""
+    region = readable_region(principal, query.region)
     agency = query.agency
     if principal.role == "operator":
         if agency is not None and agency != principal.agency:
@@ -175,12 +179,12 @@ async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListIn
     async with deps.pool.acquire() as conn:
         context = await load_cycle(conn, query.cycle)
         items = await store.list_innovations(
-            conn, query.cycle, principal.region,
+            conn, query.cycle, region,
             agency=agency, statuses=query.statuses, after=query.after, limit=query.limit,
         )
     return InnovationPage(
         cycle=query.cycle,
-        region=principal.region,
+        region=region,
         items=[_view(deps, i, context, now) for i in items],
         next_after=items[-1].id if len(items) == query.limit else None,
     )
@@ -212,7 +216,7 @@ async def _change(
         if changed is None:  # same as stored: no new version, no event
             return _view(deps, current, context, now)
         saved = await store.save_innovation(conn, changed)
-        event = _event(event_class, saved)
+        event = _event(event_class, saved, principal)
         await enqueue(conn, event)
     deps.wake_relay()
     log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)

@@ -98,9 +98,23 @@ def require_region_admin(principal: Principal, region: str) -> None:
         raise Forbidden(f"only a region admin of {region} may do this")
 
 
-def require_region_member(principal: Principal, region: str) -> None:
-    if not principal.in_region(region):
+def require_region_reader(principal: Principal, region: str) -> None:
+    """Forbidden unless the caller reads `region` (its own; a province admin's province; any
+    for a national principal)."""
+    if not principal.can_read_region(region):
         raise Forbidden(f"a {principal.role} of {principal.region} may not read region {region}")
+
+
+def readable_region(principal: Principal, asked: str | None) -> str:
+    """The region a listing is of: the one asked (`region=`), else the caller's own — which a
+    national principal does not have, so it must ask. Unknown: invalid; not readable: forbidden."""
+    region = asked if asked is not None else principal.region
+    if region is None:
+        raise InvalidInput.at("query.region", f"a {principal.role} principal names the region: region=<code>")
+    if region not in load_regions():
+        raise InvalidInput.at("query.region", f"{region!r} is not the Kemendagri code of one of the 546 regions")
+    require_region_reader(principal, region)
+    return region
 
 
 def check_version(expected: int | None, current: int) -> None:

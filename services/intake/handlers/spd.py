@@ -16,7 +16,7 @@ from services.intake.handlers.shared import (
     check_region,
     check_version,
     load_cycle,
-    require_region_member,
+    require_region_reader,
     window_closed,
 )
 from services.intake.views import SpdAnswers, SpdAnswerView
@@ -39,7 +39,7 @@ def _answer_view(cycle: int, region: str, indicator: Indicator, record: SpdAnswe
 
 async def list_spd_answers(deps: IntakeDeps, principal: Principal, query: SpdAnswersQuery) -> SpdAnswers:
     check_region(query.region)
-    require_region_member(principal, query.region)
+    require_region_reader(principal, query.region)
     async with deps.pool.acquire() as conn:
         context = await load_cycle(conn, query.cycle)
         records = await store.list_spd_answers(conn, query.cycle, query.region)
@@ -75,6 +75,7 @@ async def set_spd_answer(deps: IntakeDeps, principal: Principal, command: SetSpd
             conn, cycle, region, indicator.code, command.level, current + 1, principal.subject
         )
         event = SpdAnswerSet(
+            actor=principal.subject,
             cycle=cycle,
             region=region,
             subject=spd_subject(region, indicator.code),

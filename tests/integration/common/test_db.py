@@ -107,3 +107,40 @@ async def test_pool_resolves_names_in_its_schema_and_decodes_jsonb(settings: Set
                 assert await conn.fetchval("""SELECT '{"a": [1, 2]}'::jsonb""") == {"a": [1, 2]}
     finally:
         await pool.close()
+
+
+async def _last_query(dsn: str, pid: int) -> str:
+    rows = await _fetch(dsn, f"SELECT query FROM pg_stat_activity WHERE pid = {pid}")
+    return str(rows[0]["query"])
+
+
+async def test_releasing_a_connection_sends_nothing_and_undoes_what_it_must(settings: Settings, schema: str) -> None:
+    """The pool's reset costs no round trip (asyncpg's default sends four statements on every
+    release); a transaction left open is still rolled back, and a LISTEN undone."""
+    dsn = settings.database_url
+    pool = await create_pool(dsn, schema, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = conn.get_server_pid()
+            await conn.fetchval("SELECT 'the last statement sent'")
+        # What the server saw last from that connection is still the query: nothing on release.
+        assert await _last_query(dsn, pid) == "SELECT 'the last statement sent'"
+
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE TABLE released (n int)")
+            transaction = conn.transaction()
+            await transaction.start()
+            await conn.execute("INSERT INTO released VALUES (1)")  # never committed
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM released") == 0
+
+        with pytest.warns(asyncpg.InterfaceWarning, match="notification listener"):  # asyncpg's, rightly
+            async with pool.acquire() as conn:
+                await conn.add_listener("released_channel", lambda *_: None)
+                assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 1
+        async with pool.acquire() as conn:
+            assert conn.get_server_pid() == pid  # the same connection, no longer listening
+            assert await conn.fetchval("SELECT count(*) FROM pg_listening_channels()") == 0
+    finally:
+        await pool.close()

@@ -180,3 +180,40 @@ async def test_purge_deletes_only_rows_published_before_the_retention(
     relay.retention_s = 0
     assert await relay.purge() == 2
     assert await unpublished(pool) == 1
+
+
+async def test_a_woken_relay_lets_commits_gather_and_publishes_them_in_one_round(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, schema: str
+) -> None:
+    """Wake-ups are debounced: the commits of the coalescing window go out in one round (four
+    PostgreSQL round trips however many rows), and no round counts the backlog."""
+    relay = relay_for(settings, pool, redis, schema, poll_interval=30.0, coalesce_s=1.0)
+    rounds: list[int] = []
+    backlog_counts: list[int] = []
+    publish_batch, backlog = relay.publish_batch, relay.backlog
+
+    async def counted_publish() -> int:
+        rounds.append(await publish_batch())
+        return rounds[-1]
+
+    async def counted_backlog() -> int:
+        backlog_counts.append(await backlog())
+        return backlog_counts[-1]
+
+    relay.publish_batch, relay.backlog = counted_publish, counted_backlog  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        await wait_until(lambda: _true(len(rounds) == 1), timeout=5)  # the first round: nothing yet
+        events = [samples.innovation(innovation_id=f"inn-{n}") for n in range(5)]
+        for event in events:  # five commits, five NOTIFYs, well within the window
+            await enqueue_committed(pool, [event])
+        key = settings.stream(ev.INTAKE_STREAM)
+        await wait_until(lambda: _has_len(redis, key, 5), timeout=10)
+    finally:
+        await relay.stop()
+    assert 5 in rounds[1:3]  # the five rows in one round (a NOTIFY of that window may add an empty one)
+    assert backlog_counts == [0]  # sampled once after the first round, not after every one
+
+
+async def _true(value: bool) -> bool:
+    return value

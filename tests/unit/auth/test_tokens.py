@@ -96,3 +96,73 @@ def test_cli_refuses_an_operator_without_agency():
         capture_output=True, text=True, env={"INOVASI_AUTH_SECRET": SECRET, "PATH": "/usr/bin:/bin"}, timeout=60,
     )
     assert done.returncode == 2 and "needs an agency" in done.stderr
+
+
+# --- the two oversight roles, and account tokens ------------------------------------------------
+
+
+def test_a_province_admin_token_carries_a_provinsi_code():
+    principal = verify_token(SECRET, issue_token(SECRET, "province_admin", "62"))
+    assert (principal.role, principal.region, principal.agency) == ("province_admin", "62", None)
+    for region in ("62.10", "99", None):
+        with pytest.raises(TokenError, match="needs the code of a provinsi"):
+            issue_token(SECRET, "province_admin", region)
+    with pytest.raises(TokenError, match="has no agency"):
+        issue_token(SECRET, "province_admin", "62", agency="dinkes")
+    # Signed elsewhere, with a kabupaten's code: refused all the same.
+    forged = _signed(role="province_admin", region="62.10")
+    with pytest.raises(TokenError, match="needs a provinsi's code"):
+        verify_token(SECRET, forged)
+
+
+def test_a_national_token_has_no_region():
+    token = issue_token(SECRET, "national", None)
+    assert "region" not in jwt.decode(token, options={"verify_signature": False})
+    principal = verify_token(SECRET, token)
+    assert (principal.role, principal.region, principal.subject) == ("national", None, "national")
+    with pytest.raises(TokenError, match="a national token has no region"):
+        issue_token(SECRET, "national", "62")
+    with pytest.raises(TokenError, match="has no agency"):
+        issue_token(SECRET, "national", None, agency="dinkes")
+    with pytest.raises(TokenError, match="a national token has no region"):
+        verify_token(SECRET, _signed(role="national", region="62"))
+    assert verify_token(SECRET, _signed(role="national", region=None)).region is None  # null: none
+
+
+def test_region_roles_still_need_a_region():
+    with pytest.raises(TokenError, match="a viewer token needs a region"):
+        issue_token(SECRET, "viewer", None)
+    with pytest.raises(TokenError, match="no known region"):
+        verify_token(SECRET, _signed(region=None))
+
+
+def test_an_account_token_carries_its_id_and_account():
+    token = issue_token(SECRET, "region_admin", "62.10", subject="acc-0f3c2b9e", token_id="tok-71ab", ttl_s=3600)
+    assert jwt.decode(token, options={"verify_signature": False})["jti"] == "tok-71ab"
+    assert verify_token(SECRET, token) == Principal("acc-0f3c2b9e", "region_admin", "62.10", token_id="tok-71ab")
+    assert verify_token(SECRET, issue_token(SECRET, "viewer", "62.10")).token_id is None
+    with pytest.raises(TokenError, match="token id"):
+        issue_token(SECRET, "viewer", "62.10", token_id="tok 1")
+    with pytest.raises(TokenError, match="subject"):
+        issue_token(SECRET, "viewer", "62.10", subject="an account")
+    with pytest.raises(TokenError, match="malformed token id"):
+        verify_token(SECRET, _signed(jti="tok 1"))
+
+
+DAY = 24 * 3600
+
+
+def test_a_revocable_token_may_live_366_days_another_31():
+    assert verify_token(SECRET, issue_token(SECRET, "viewer", "62.10", ttl_s=366 * DAY, token_id="tok-1"))
+    assert verify_token(SECRET, issue_token(SECRET, "viewer", "62.10", ttl_s=31 * DAY))
+    with pytest.raises(TokenError, match="366 days"):
+        issue_token(SECRET, "viewer", "62.10", ttl_s=367 * DAY, token_id="tok-1")
+    with pytest.raises(TokenError, match="31 days"):
+        issue_token(SECRET, "viewer", "62.10", ttl_s=32 * DAY)
+    now = int(time.time())
+    # However they were signed: a jti allows 366 days, no more; without one, 31.
+    assert verify_token(SECRET, _signed(exp=now + 366 * DAY - 20, jti="tok-1")).token_id == "tok-1"
+    with pytest.raises(TokenError, match="longer than 366 days"):
+        verify_token(SECRET, _signed(exp=now + 367 * DAY, jti="tok-1"))
+    with pytest.raises(TokenError, match="longer than 31 days"):
+        verify_token(SECRET, _signed(exp=now + 32 * DAY))
