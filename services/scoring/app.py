@@ -23,8 +23,7 @@ SERVICE = "scoring"
 async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[ScoringDeps]:
     yield ScoringDeps(
         pool=infrastructure.pool,
-        redis=infrastructure.redis,
-        scoring_stream=infrastructure.settings.stream(SCORING_STREAM),
+        score_events=infrastructure.fanout.hub(SCORING_STREAM),
         group=SERVICE,
         after_event_max_wait_s=infrastructure.settings.after_event_max_wait_s,
         stopping=infrastructure.stopping,

@@ -6,14 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
-from redis.asyncio import Redis
+
+from services.common.fanout import StreamHub
 
 
 @dataclass(frozen=True)
 class ScoringDeps:
     pool: asyncpg.Pool
-    redis: Redis  # the live feed reads `scoring.events` from it
-    scoring_stream: str  # the Redis key of `scoring.events` in this deployment
+    # `scoring.events` of this deployment, read once per process for every live feed client
+    score_events: StreamHub
     group: str = "scoring"  # the consumer group whose inbox says which events were applied
     after_event_max_wait_s: float = 5.0
     # Set when the service begins to shut down: long-lived responses (the live feed) end.

@@ -80,4 +80,15 @@ class FeedIdle:
         return self
 
 
-FeedItem = ScoreMessage | RankingMessage | FeedIdle
+@dataclass(frozen=True, slots=True)
+class FeedDropped:
+    """The last item of a feed that fell too far behind (the client did not read what it was
+    sent): why, so it reconnects with Last-Event-ID."""
+
+    reason: str
+
+    def at(self, entry_id: str) -> FeedDropped:
+        return self
+
+
+FeedItem = ScoreMessage | RankingMessage | FeedIdle | FeedDropped

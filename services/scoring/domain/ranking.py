@@ -8,6 +8,7 @@ from bisect import bisect_left, bisect_right, insort
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from services.scoring.domain.engine import FIGURES, Figure
 
@@ -159,3 +160,53 @@ class LiveRanking:
 
     def snapshot(self) -> Ranking:
         return {code: {f: self.position(code, f) for f in FIGURES} for code in self._entries}
+
+
+class Standings:
+    """The scored regions of one type in one cycle, with their IIDs per figure, as a batch
+    leaves them: the rows read at the start of the batch with the batch's new scores set
+    over them. Positions are competition ranks, as the rank queries compute them: within
+    the type and, for a kabupaten or kota, within its province among its type."""
+
+    def __init__(self) -> None:
+        self._regions: dict[str, tuple[str | None, Mapping[Figure, Decimal]]] = {}
+        self._ranks: dict[Figure, tuple[dict[str, int], dict[str, int]]] = {}
+
+    def set(self, code: str, province: str | None, iids: Mapping[Figure, Decimal]) -> None:
+        self._regions[code] = (province, iids)
+        self._ranks.clear()
+
+    def items(self) -> Iterable[tuple[str, str | None, Mapping[Figure, Decimal]]]:
+        return ((code, province, iids) for code, (province, iids) in self._regions.items())
+
+    @property
+    def scored(self) -> frozenset[str]:
+        return frozenset(self._regions)
+
+    def position(self, code: str, figure: Figure) -> tuple[int, int | None]:
+        """(position in the type, position in the province or None for a provinsi)."""
+        of_type, of_province = self._ranked(figure)
+        return of_type[code], of_province.get(code)
+
+    def above_zero(self, figure: Figure) -> tuple[int, dict[str | None, int]]:
+        """How many scored regions are above 0 in `figure`: in all, and per province."""
+        of_province: dict[str | None, int] = defaultdict(int)
+        total = 0
+        for province, iids in self._regions.values():
+            if iids[figure] > 0:
+                total += 1
+                of_province[province] += 1
+        return total, dict(of_province)
+
+    def _ranked(self, figure: Figure) -> tuple[dict[str, int], dict[str, int]]:
+        if figure not in self._ranks:
+            values = {code: int(iids[figure] * 100) for code, (_, iids) in self._regions.items()}
+            by_province: dict[str, dict[str, int]] = defaultdict(dict)
+            for code, (province, _) in self._regions.items():
+                if province is not None:
+                    by_province[province][code] = values[code]
+            of_province: dict[str, int] = {}
+            for group in by_province.values():
+                of_province.update(competition_ranks(group))
+            self._ranks[figure] = (competition_ranks(values), of_province)
+        return self._ranks[figure]

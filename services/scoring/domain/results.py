@@ -3,6 +3,7 @@ the dataset's regions, in the one shape of a score's figures (`ScoreFigure`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +61,9 @@ def score_all(regions: list[Region], compiled: CompiledMethodology) -> tuple[dic
     return scores, ranking
 
 
+@functools.lru_cache(maxsize=8192)
 def ranks_at(position: Position) -> FigureRanks:
+    # Cached: a national snapshot asks for 1,638 of them and many are equal; the result is frozen.
     return FigureRanks(
         type=Rank(position=position.type, of=position.type_size),
         province=Rank(position=position.province, of=position.province_size)

@@ -5,6 +5,7 @@ query handler, result → response."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated
@@ -17,7 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from services.common.data.regions import RegionType
 from services.common.events import Figure, RegionScore
-from services.common.http import CurrentPrincipal, json_response, service_dependencies
+from services.common.http import CurrentPrincipal, json_response, revoked_since, service_dependencies
 from services.common.openapi import REGION_CODE_PATTERN, UUID_PARAMETER, category_ids, errors, province_codes
 from services.scoring import handlers
 from services.scoring.dependencies import ScoringDeps
@@ -31,7 +32,7 @@ from services.scoring.domain.queries import (
     RankingsQuery,
     RegionQuery,
 )
-from services.scoring.views import FeedItem, RankingMessage, Rankings, ScoreHistory, ScoreMessage
+from services.scoring.views import FeedDropped, FeedItem, RankingMessage, Rankings, ScoreHistory, ScoreMessage
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 Deps = Annotated[ScoringDeps, Depends(service_dependencies)]
@@ -155,11 +156,31 @@ async def get_rankings(
 
 
 def sse_text(item: FeedItem) -> str:
-    if isinstance(item, ScoreMessage):
-        return f"id: {item.entry_id}\nevent: score.updated\ndata: {item.score.model_dump_json()}\n\n"
-    if isinstance(item, RankingMessage):
-        return f"id: {item.entry_id}\nevent: ranking.changed\ndata: {item.change.model_dump_json()}\n\n"
+    if isinstance(item, ScoreMessage | RankingMessage):
+        return _rendered(item)
+    if isinstance(item, FeedDropped):
+        return f": dropped: {item.reason}\n\n"
     return ": waiting for the event stream\n\n" if item.stream_unavailable else ": keep-alive\n\n"
+
+
+# The feed hands every client following the same thing the same message object: its text is
+# made once, not once per client (kept by identity, with the message, for the newest few).
+_RENDERED: OrderedDict[int, tuple[ScoreMessage | RankingMessage, str]] = OrderedDict()
+RENDERED_KEPT = 1024
+
+
+def _rendered(item: ScoreMessage | RankingMessage) -> str:
+    found = _RENDERED.get(id(item))
+    if found is not None and found[0] is item:
+        return found[1]
+    if isinstance(item, ScoreMessage):
+        text = f"id: {item.entry_id}\nevent: score.updated\ndata: {item.score.model_dump_json()}\n\n"
+    else:
+        text = f"id: {item.entry_id}\nevent: ranking.changed\ndata: {item.change.model_dump_json()}\n\n"
+    _RENDERED[id(item)] = (item, text)
+    if len(_RENDERED) > RENDERED_KEPT:
+        _RENDERED.popitem(last=False)
+    return text
 
 
 @router.get(
@@ -189,14 +210,15 @@ async def score_stream(
 ) -> StreamingResponse:
     """Server-Sent Events `score.updated`, each carrying the region's score (the same JSON as
     the score endpoint); the stream entry id is the SSE id, so a client that reconnects with
-    `Last-Event-ID` misses nothing."""
+    `Last-Event-ID` misses nothing. The feed ends once the caller's account is disabled or its
+    token revoked (within the feed's keep-alive interval)."""
     feed = await handlers.open_score_feed(deps, principal, FeedQuery(year, region, province, last_event_id))
 
     async def events() -> AsyncIterator[str]:
         yield "retry: 2000\n: connected\n\n"
         try:
             async for item in feed:
-                if await request.is_disconnected():
+                if await request.is_disconnected() or revoked_since(request, principal) is not None:
                     return
                 yield sse_text(item)
         finally:

@@ -5,12 +5,13 @@ raises domain errors (`services.common.errors`)."""
 
 from services.scoring.handlers.feed import open_score_feed
 from services.scoring.handlers.queries import explain, gap, rankings, region_score_now, score_history
-from services.scoring.handlers.recompute import handle_submission_event
+from services.scoring.handlers.recompute import handle_submission_event, handle_submission_events
 
 __all__ = [
     "explain",
     "gap",
     "handle_submission_event",
+    "handle_submission_events",
     "open_score_feed",
     "rankings",
     "region_score_now",

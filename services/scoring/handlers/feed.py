@@ -1,27 +1,27 @@
-"""The live feed: score updates read from `scoring.events` without a consumer group (fan-out).
-A stream entry's id is the SSE event id, so a client that reconnects with `Last-Event-ID`
-misses nothing; a client that connects without one first gets the current score of every
-region it follows. The feed ends as soon as the service begins to shut down."""
+"""The live feed: score updates of `scoring.events`, fanned out to every client of this process
+from one reader (`deps.score_events`, a `services.common.fanout.StreamHub`). A stream entry's
+id is the SSE event id, so a client that reconnects with `Last-Event-ID` misses nothing (the
+hub serves a recent id from memory, an older one from Redis); a client that connects without
+one first gets the current score of every region it follows. Per client there is only the
+filtering (region or province, done by the hub's reader as entries arrive) and the sending;
+a client that does not keep up is dropped with the reason, never waited for. The feed ends
+as soon as the service begins to shut down."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Callable
 
-from redis.exceptions import RedisError
-
-from services.common.bus import read_events, stream_position
 from services.common.data.regions import RegionInfo, load_regions
 from services.common.errors import InvalidInput, Unavailable
-from services.common.events import Envelope, RankingChange, RankingChanged, RankMove, RegionScore, ScoreUpdated
+from services.common.events import RankingChange, RankingChanged, RankMove, RegionScore, ScoreUpdated
+from services.common.fanout import Batch, Dropped, StreamItem, StreamUnreachable, Subscription
 from services.common.principal import Principal
 from services.scoring.dependencies import ScoringDeps
 from services.scoring.domain.queries import FeedQuery
 from services.scoring.handlers.queries import check_province, current_scores, known_region, methodology_of
-from services.scoring.views import FeedIdle, FeedItem, RankingMessage, ScoreMessage
+from services.scoring.views import FeedDropped, FeedIdle, FeedItem, RankingMessage, ScoreMessage
 
-BLOCK_MS = 5_000  # below the Redis client's socket timeout; the client hears from us after each
+KEEPALIVE_S = 5.0  # at most this long without sending anything (revocations are checked then too)
 MAX_STREAM_ID_PART = 2**64 - 1
 
 
@@ -33,7 +33,7 @@ def _valid_stream_id(entry_id: str) -> bool:
 async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQuery) -> AsyncGenerator[FeedItem]:
     """Check the query and where to start, then the feed: without `last_event_id` the current
     score of each region followed, then the score updates and rank changes of the cycle that
-    concern the region or province followed, and an idle item after every quiet wait."""
+    concern the region or province followed, and an idle item after every quiet while."""
     methodology = methodology_of(query.cycle)
     if query.region is not None:
         known_region(query.region)
@@ -42,15 +42,16 @@ async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQu
         reason = "not a stream entry id this feed sent (each part at most 2**64 - 1)"
         raise InvalidInput.at("header.Last-Event-ID", reason)
     try:  # asked on resume too: a feed that cannot reach the stream answers 503 at once
-        position = await stream_position(deps.redis, deps.scoring_stream)
-    except RedisError:
+        subscription: Subscription[FeedItem] = await deps.score_events.subscribe(
+            _selector(query), after=query.last_event_id
+        )
+    except StreamUnreachable:
         raise Unavailable(reason="the event stream is unreachable; retry shortly") from None
-    start = query.last_event_id or position
     snapshot: list[RegionScore] = []
-    if query.last_event_id is None:
+    if query.last_event_id is None:  # read after subscribing: nothing between is missed
         followed = [info for info in load_regions().values() if _follows(query, info)]
         snapshot = await current_scores(deps, query.cycle, methodology, followed)
-    return _feed(deps, query, start, snapshot)
+    return _feed(deps, subscription, snapshot)
 
 
 def _follows(query: FeedQuery, info: RegionInfo) -> bool:
@@ -61,74 +62,62 @@ def _follows(query: FeedQuery, info: RegionInfo) -> bool:
     return True
 
 
-def _concerning(query: FeedQuery, event: Envelope) -> FeedItem | None:
-    """What of a stream event the client following `query` gets, if anything."""
-    if event.cycle != query.cycle:
-        return None
+def _selector(query: FeedQuery) -> Callable[[StreamItem], FeedItem | None]:
+    """What of a stream entry the client following `query` gets, if anything. Run by the hub's
+    reader for every client, so it is cheap: what it makes of an entry is shared by every
+    client with the same filter."""
     regions = load_regions()
-    if isinstance(event, ScoreUpdated):
-        info = regions.get(event.region)
-        return ScoreMessage("", event.data) if info is not None and _follows(query, info) else None
-    if isinstance(event, RankingChanged):
-        change = event.data
+    follows = (query.region, query.province)
 
-        def kept(moves: list[RankMove]) -> list[RankMove]:
-            return [m for m in moves if m.region in regions and _follows(query, regions[m.region])]
+    def select(item: StreamItem) -> FeedItem | None:
+        event = item.event
+        if isinstance(event, ScoreUpdated):
+            info = regions.get(event.region)
+            if event.cycle != query.cycle or info is None or not _follows(query, info):
+                return None
+            return item.shared("score", lambda: ScoreMessage(item.entry_id, event.data))
+        if isinstance(event, RankingChanged) and event.cycle == query.cycle:
+            return item.shared(("ranking", follows), lambda: _ranking_message(query, item.entry_id, event))
+        return None
 
-        followed = RankingChange(
-            cycle=change.cycle, region=change.region, type=change.type, version=change.version,
-            claimed=kept(change.claimed), provisional=kept(change.provisional), validated=kept(change.validated),
-        )
-        moved = followed.claimed or followed.provisional or followed.validated
-        return RankingMessage("", followed) if moved else None
-    return None
+    return select
+
+
+def _ranking_message(query: FeedQuery, entry_id: str, event: RankingChanged) -> RankingMessage | None:
+    """The moves of a `ranking.changed` among the regions followed; None if there is none."""
+    regions = load_regions()
+    change = event.data
+
+    def kept(moves: list[RankMove]) -> list[RankMove]:
+        return [m for m in moves if m.region in regions and _follows(query, regions[m.region])]
+
+    followed = RankingChange(
+        cycle=change.cycle, region=change.region, type=change.type, version=change.version,
+        claimed=kept(change.claimed), provisional=kept(change.provisional), validated=kept(change.validated),
+    )
+    moved = followed.claimed or followed.provisional or followed.validated
+    return RankingMessage(entry_id, followed) if moved else None
 
 
 async def _feed(
-    deps: ScoringDeps, query: FeedQuery, position: str, snapshot: list[RegionScore]
+    deps: ScoringDeps, subscription: Subscription[FeedItem], snapshot: list[RegionScore]
 ) -> AsyncGenerator[FeedItem]:
     for score in snapshot:
-        yield ScoreMessage(position, score)  # resuming from here misses nothing after it
-    while not deps.stopping.is_set():
-        try:
-            read = await _read_unless_stopping(deps, position)
-        except (RedisError, OSError, TimeoutError):
-            await asyncio.sleep(1)  # Redis unavailable: keep the client, try again
-            yield FeedIdle(stream_unavailable=True)
-            continue
-        if read is None:
-            return  # the service is shutting down: end the response, so the server can stop
-        position, batch = read
-        sent = False
-        for entry_id, event in batch:
-            item = _concerning(query, event)
-            if item is not None:
-                yield item.at(entry_id)
-                sent = True
-        if not sent:
-            yield FeedIdle()
-
-
-async def _read_unless_stopping(
-    deps: ScoringDeps, position: str
-) -> tuple[str, list[tuple[str, Envelope]]] | None:
-    """The next batch after `position`, or None once the service begins to shut down."""
-    read = asyncio.ensure_future(read_events(deps.redis, deps.scoring_stream, position, block_ms=BLOCK_MS))
-    stopping = asyncio.ensure_future(deps.stopping.wait())
+        if deps.stopping.is_set():
+            return
+        yield ScoreMessage(subscription.position, score)  # resuming from here misses nothing after it
+    deliveries = subscription.deliveries(idle_s=KEEPALIVE_S)
     try:
-        await asyncio.wait({read, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # also when the client left (this task cancelled)
-        stopping.cancel()
-        abandoned = not read.done()
-        if abandoned:
-            # Not awaited: a blocking XREAD does not always end when cancelled (the client
-            # may finish the read it is in, up to BLOCK_MS later); closing the pool ends it.
-            read.cancel()
-            read.add_done_callback(_discard_outcome)
-    return None if abandoned else read.result()
-
-
-def _discard_outcome(task: asyncio.Future[Any]) -> None:
-    """Retrieve an abandoned read's outcome, so asyncio does not report it as lost."""
-    if not task.cancelled():
-        task.exception()
+        async for delivery in deliveries:
+            if deps.stopping.is_set():
+                return  # the service is shutting down: end the response, so the server can stop
+            if isinstance(delivery, Batch):
+                for item in delivery.items:
+                    yield item
+            elif isinstance(delivery, Dropped):
+                yield FeedDropped(delivery.reason)
+                return
+            else:
+                yield FeedIdle(stream_unavailable=delivery.stream_unavailable)
+    finally:
+        await deliveries.aclose()

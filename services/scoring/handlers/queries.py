@@ -5,12 +5,13 @@ explanation of a figure and the gap plan to a target. Each checks the cycle and 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
 
-from services.common.data.regions import RegionInfo, load_regions
+from services.common.data.regions import RegionInfo, RegionType, load_regions
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.events import FIGURES, RegionScore
 from services.common.methodology.catalogue import CatalogueError, methodology_for_cycle
@@ -50,7 +51,16 @@ def check_province(province: str | None) -> None:
 
 
 def _unscored(info: RegionInfo, cycle: int, methodology: str) -> RegionScore:
-    """What a region without any event scores: the engine's score of an empty region."""
+    """What a region without any event scores: the engine's score of an empty region. It
+    depends only on the region's type, so it is computed once per type (a national feed's
+    snapshot asks for 546 of them)."""
+    template = _unscored_of_type(info.type, cycle, methodology)
+    return template.model_copy(update={"region": info.code, "name": info.name, "province": province_key(info)})
+
+
+@functools.lru_cache(maxsize=64)
+def _unscored_of_type(region_type: RegionType, cycle: int, methodology: str) -> RegionScore:
+    info = next(i for i in load_regions().values() if i.type == region_type)
     figures = score_region(Region(info.code, info.type, province_key(info)), compile_methodology(methodology))
     return region_score(
         info, figures, dict.fromkeys(FIGURES, NO_RANKS),

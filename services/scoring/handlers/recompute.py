@@ -1,23 +1,43 @@
-"""Scoring's event handler: apply the event's new state (if newer than what is held),
-recompute the region from the committed state with the engine, store the score with the
-event that caused it, and publish `score.updated` — all in the consumer's transaction, so
-the inbox, the state, the score and the outgoing event commit together."""
+"""Scoring's event handler: apply the events' new state (where newer than what is held),
+recompute each region they touch from the committed state with the engine, store the score
+with the event that caused it, and publish `score.updated` — all in the consumer's
+transaction, so the inbox, the state, the score and the outgoing events commit together.
+
+The consumer hands over a batch (one read of a stream; a batch of one when an entry is
+reclaimed or handled again alone), and a batch costs the same few statements whatever its
+size: lock-or-create its regions (one statement, in a fixed order), store the newest event of
+each subject and read the regions' state back (one statement), store the new scores and the
+applied events (one statement), enqueue the outgoing events (one statement). Each region is
+recomputed once per batch and gets at most one new score version, caused by its last applied
+event; every applied event is kept in `applied_events` with the version the batch left its
+region at, and `changed` is true for the one event that made that version (its `caused_by`;
+the batch's other events of the region are coalesced into it). An event is applied when its
+version is newer than what was held before it — the state stored before the batch, or an
+earlier event of the batch for the same subject — exactly as if the events were handled one
+at a time; a stale event changes nothing and is not recorded. Ranks are those the batch
+leaves: every region's new IIDs count in every other region's ranks."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+import structlog
 
 from services.common.data.regions import RegionInfo, load_regions
 from services.common.db import Connection
 from services.common.events import (
     FIGURES,
+    BaseEnvelope,
     Envelope,
     EvidenceAccepted,
     EvidenceRejected,
     EvidenceStored,
     Figure,
+    FigureValues,
     InnovationCreated,
     InnovationSubmitted,
     InnovationUpdated,
@@ -32,9 +52,12 @@ from services.common.events import (
 )
 from services.common.logging import get_logger
 from services.common.methodology.catalogue import methodology_for_cycle
-from services.common.outbox import enqueue
+from services.common.metrics import SCORING_COALESCED
+from services.common.outbox import enqueue_many
 from services.scoring.adapters import state_store
-from services.scoring.domain.engine import compile_methodology, score_region
+from services.scoring.adapters.state_store import Applied, RegionKey, RegionRow
+from services.scoring.domain.engine import RegionFigures, compile_methodology, score_region
+from services.scoring.domain.ranking import Standings
 from services.scoring.domain.read_model import (
     empty_figures,
     figure_ranks,
@@ -50,6 +73,8 @@ log = get_logger(__name__)
 INNOVATION_EVENT_CLASSES = (InnovationCreated, InnovationUpdated, InnovationSubmitted, InnovationWithdrawn)
 EVIDENCE_EVENT_CLASSES = (EvidenceStored, EvidenceAccepted, EvidenceRejected)
 
+SubjectKey = tuple[str, int, str]  # (state table, cycle, key), as state_store.BatchState keys them
+
 
 class UnknownRegion(ValueError):
     """An event about a region that is not one of the 546: it can never be scored."""
@@ -62,108 +87,192 @@ def region_info(code: str) -> RegionInfo:
     return info
 
 
-async def apply_event(conn: Connection, event: Envelope) -> bool:
-    """Store the event's new state if it is newer; False for a stale or foreign event."""
+def state_row(event: Envelope) -> tuple[SubjectKey, dict[str, Any]] | None:
+    """The state table row an event carries, keyed by its subject; None for an event that
+    carries no scoring state."""
     if isinstance(event, SpdAnswerSet):
-        return await state_store.apply_spd_answer(conn, event, event.data)
+        return ("spd", event.cycle, f"{event.region}/{event.data.indicator}"), state_store.spd_row(event, event.data)
     if isinstance(event, INNOVATION_EVENT_CLASSES):
-        return await state_store.apply_innovation(conn, event, event.data)
+        return ("innovation", event.cycle, event.data.id), state_store.innovation_row(event, event.data)
     if isinstance(event, EVIDENCE_EVENT_CLASSES):
-        return await state_store.apply_evidence(conn, event, event.data)
-    return False
+        return ("evidence", event.cycle, event.data.evidence_id), state_store.evidence_row(event, event.data)
+    return None
 
 
 async def handle_submission_event(event: Envelope, conn: Connection) -> None:
-    """Handler for intake and evidence events (runs inside the consumer's transaction)."""
-    info = region_info(event.region)
-    score_version = await state_store.lock_region(conn, event.cycle, event.region, info.type, province_key(info))
-    if not await apply_event(conn, event):
-        log.info("stale event: state already newer, nothing to recompute")
-        return
-    await recompute_region(conn, event, info, score_version)
+    """Handler for one intake or evidence event (a batch of one)."""
+    await handle_submission_events([event], conn)
 
 
-async def recompute_region(
-    conn: Connection, cause: Envelope, info: RegionInfo, current_version: int
-) -> ScoreUpdated | None:
-    """The region's score from its committed state. A new version (and `score.updated`, and
-    `ranking.changed` when it moved other regions) only when a figure changed; either way the
-    event is recorded as applied."""
-    cycle, code, province = cause.cycle, cause.region, province_key(info)
-    compiled = compile_methodology(methodology_for_cycle(cycle).id)
-    spd, innovations, evidence = await state_store.load_region_state(conn, cycle, code)
-    figures = score_region(region_from_state(code, info.type, province, spd, innovations, evidence), compiled)
-    previous = await state_store.current_score(conn, cycle, code)
-    before = figures_of(previous) if previous is not None else empty_figures(info, compiled)
-    if unchanged(before, figures):
-        await state_store.record_applied(conn, cycle, code, cause, current_version, changed=False)
-        log.info("figures unchanged: no new score version", score_version=current_version)
-        return None
-    version = current_version + 1
-    iids = {f: figures.figures[f].iid for f in FIGURES}
-    positions = await state_store.positions(conn, cycle, code, info.type, province, iids)
-    score: RegionScore = region_score(
-        info,
-        figures,
-        {f: figure_ranks(info, *positions[f]) for f in FIGURES},
-        cycle=cycle,
-        version=version,
-        caused_by=cause.event_id,
-        cause_type=cause.type,
-        computed_at=datetime.now(UTC),
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A region whose figures the batch changed."""
+
+    info: RegionInfo
+    cycle: int
+    figures: RegionFigures
+    before: Mapping[Figure, FigureValues]
+    version: int
+    cause: Envelope  # the region's last applied event of the batch
+
+
+async def handle_submission_events(events: Sequence[Envelope], conn: Connection) -> None:
+    """Handler for a batch of intake and evidence events, in stream order and without
+    duplicates (runs inside the consumer's transaction)."""
+    infos: dict[RegionKey, RegionInfo] = {}
+    for event in events:
+        if (event.cycle, event.region) not in infos:
+            methodology_for_cycle(event.cycle)  # an unknown cycle can never be scored either
+            infos[(event.cycle, event.region)] = region_info(event.region)
+    regions = [RegionRow(cycle, code, info.type, province_key(info)) for (cycle, code), info in sorted(infos.items())]
+    versions = await state_store.lock_regions(conn, regions)
+
+    # Per subject, the batch's events in order; its newest is what the batch stores.
+    subjects: dict[SubjectKey, list[tuple[Envelope, dict[str, Any]]]] = {}
+    for event in events:
+        carried = state_row(event)
+        if carried is not None:
+            subjects.setdefault(carried[0], []).append((event, carried[1]))
+    newest: dict[str, list[dict[str, Any]]] = {"spd": [], "innovation": [], "evidence": []}
+    for (table, _, _), items in subjects.items():
+        best = items[0]
+        for item in items[1:]:
+            if item[0].version > best[0].version:
+                best = item
+        newest[table].append(best[1])
+    state = await state_store.apply_and_load(
+        conn, spd=newest["spd"], innovations=newest["innovation"], evidence=newest["evidence"], regions=regions
     )
-    await state_store.save_score(conn, score, province)
-    await state_store.record_applied(conn, cycle, code, cause, version, changed=True)
-    event = ScoreUpdated(
-        cycle=cycle,
-        region=code,
-        subject=code,
-        version=version,
-        correlation_id=cause.correlation_id,
-        causation_id=str(cause.event_id),
-        data=score,
-    )
-    await enqueue(conn, event)
-    change = await rank_moves(conn, info, score, {f: before[f].iid for f in FIGURES})
-    if change is not None:
-        await enqueue(conn, RankingChanged(
-            cycle=cycle,
-            region=code,
-            subject=ranking_subject(code),
-            version=version,
+
+    # Applied = newer than what was held before it: the stored version, or an earlier event
+    # of the batch for the same subject (as one at a time).
+    applied: set[int] = set()
+    for subject, items in subjects.items():
+        held = state.versions_before.get(subject)
+        for event, _ in items:
+            if held is None or event.version > held:
+                applied.add(id(event))
+                held = event.version
+
+    changes: list[_Change] = []
+    records: list[Applied] = []
+    for key, info in sorted(infos.items()):
+        cycle, code = key
+        region_events = [e for e in events if (e.cycle, e.region) == key and id(e) in applied]
+        with structlog.contextvars.bound_contextvars(region=code, cycle=cycle):
+            if not region_events:
+                log.info("stale events: state already newer, nothing to recompute",
+                         events=sum(1 for e in events if (e.cycle, e.region) == key))
+                continue
+            SCORING_COALESCED.observe(len(region_events))
+            compiled = compile_methodology(methodology_for_cycle(cycle).id)
+            province = province_key(info)
+            region = region_from_state(
+                code, info.type, province, state.spd[key], state.innovations[key], state.evidence[key]
+            )
+            figures = score_region(region, compiled)
+            previous = state.scores.get(key)
+            before = figures_of(previous) if previous is not None else empty_figures(info, compiled)
+            current = versions[key]
+            if unchanged(before, figures):
+                records += [Applied(cycle, code, e.event_id, e.type, current, False) for e in region_events]
+                log.info("figures unchanged: no new score version", score_version=current, events=len(region_events))
+                continue
+            # The version is caused by the last applied event (its `caused_by`): that one
+            # made it; the others are coalesced into it.
+            cause = region_events[-1]
+            changes.append(_Change(info, cycle, figures, before, current + 1, cause))
+            records += [Applied(cycle, code, e.event_id, e.type, current + 1, e is cause) for e in region_events]
+
+    scores, outgoing = _new_scores(changes, state.standings)
+    await state_store.save_batch(conn, scores, records)
+    await enqueue_many(conn, outgoing)
+
+
+def _new_scores(
+    changes: Sequence[_Change], scored: Mapping[tuple[int, str], Sequence[state_store.ScoredRow]]
+) -> tuple[list[tuple[RegionScore, str | None]], list[BaseEnvelope]]:
+    """The changed regions' new scores, ranked as the batch leaves every region, and the
+    events announcing them: `score.updated`, and `ranking.changed` where other regions moved."""
+    standings: dict[tuple[int, str], Standings] = {}
+    for change in changes:
+        of_type = (change.cycle, change.info.type)
+        if of_type not in standings:
+            standings[of_type] = Standings()
+            for row in scored.get(of_type, ()):
+                standings[of_type].set(row.region, row.province, row.iid)
+        iids = {f: change.figures.figures[f].iid for f in FIGURES}
+        standings[of_type].set(change.info.code, province_key(change.info), iids)
+    computed_at = datetime.now(UTC)
+    scores: list[tuple[RegionScore, str | None]] = []
+    outgoing: list[BaseEnvelope] = []
+    for change in changes:
+        info, cause = change.info, change.cause
+        group = standings[(change.cycle, info.type)]
+        score = region_score(
+            info,
+            change.figures,
+            {f: figure_ranks(info, *group.position(info.code, f)) for f in FIGURES},
+            cycle=change.cycle,
+            version=change.version,
+            caused_by=cause.event_id,
+            cause_type=cause.type,
+            computed_at=computed_at,
+        )
+        scores.append((score, province_key(info)))
+        outgoing.append(ScoreUpdated(
+            cycle=change.cycle,
+            region=info.code,
+            subject=info.code,
+            version=change.version,
             correlation_id=cause.correlation_id,
             causation_id=str(cause.event_id),
-            data=change,
+            data=score,
         ))
-    return event
+        moved = rank_moves(info, score, {f: change.before[f].iid for f in FIGURES}, group)
+        if moved is not None:
+            outgoing.append(RankingChanged(
+                cycle=change.cycle,
+                region=info.code,
+                subject=ranking_subject(info.code),
+                version=change.version,
+                correlation_id=cause.correlation_id,
+                causation_id=str(cause.event_id),
+                data=moved,
+            ))
+    return scores, outgoing
 
 
-async def rank_moves(
-    conn: Connection, info: RegionInfo, score: RegionScore, before: Mapping[Figure, Decimal]
+def rank_moves(
+    info: RegionInfo, score: RegionScore, before: Mapping[Figure, Decimal], standings: Standings
 ) -> RankingChange | None:
     """The other regions of the type whose rank moved when the region's IIDs went from
     `before` to its new score's: in each figure, those whose IID lies in [low, high) of the
-    two (the region passed them, or they passed it). Unscored regions stand at 0."""
+    two (the region passed them, or they passed it), with their ranks as `standings` holds
+    them. Unscored regions stand at 0."""
     bounds = {f: (min(before[f], score.figure(f).iid), max(before[f], score.figure(f).iid)) for f in FIGURES}
     if all(low == high for low, high in bounds.values()):
         return None
     regions = load_regions()
     moves: dict[Figure, list[RankMove]] = {f: [] for f in FIGURES}
-    for standing in await state_store.standings_between(conn, score.cycle, info.type, info.code, bounds):
+    for code, _province, iids in standings.items():
+        if code == info.code:
+            continue
         for f in FIGURES:
             low, high = bounds[f]
-            if low <= standing.iid[f] < high:
-                ranks = figure_ranks(regions[standing.region], *standing.position[f])
-                moves[f].append(RankMove(region=standing.region, ranks=ranks))
+            if low <= iids[f] < high:
+                ranks = figure_ranks(regions[code], *standings.position(code, f))
+                moves[f].append(RankMove(region=code, ranks=ranks))
     from_zero = [f for f in FIGURES if bounds[f][0] == 0 < bounds[f][1]]
     if from_zero:
-        zero = await state_store.above_zero(conn, score.cycle, info.type)
+        scored = standings.scored
+        above = {f: standings.above_zero(f) for f in from_zero}
         for other in regions.values():
-            if other.type != info.type or other.code in zero.scored or other.code == info.code:
+            if other.type != info.type or other.code in scored or other.code == info.code:
                 continue
             for f in from_zero:
-                in_province = zero.of_province.get((f, province_key(other)), 0)
-                ranks = figure_ranks(other, 1 + zero.of_type[f], 1 + in_province)
+                of_type, of_province = above[f]
+                ranks = figure_ranks(other, 1 + of_type, 1 + of_province.get(province_key(other), 0))
                 moves[f].append(RankMove(region=other.code, ranks=ranks))
     if not any(moves.values()):
         return None

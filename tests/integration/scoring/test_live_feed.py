@@ -15,10 +15,11 @@ from redis.asyncio import Redis
 
 from services.common import events as ev
 from services.common.data.regions import load_regions
+from services.common.tokens import issue_token
 from services.scoring.app import create_app
 from tests.support import events as sample
 from tests.support.infra import wait_until
-from tests.support.platform import cleanup, isolated_settings, token
+from tests.support.platform import AUTH_SECRET, cleanup, isolated_settings, token
 from tests.support.servers import listen_sse, serve
 
 pytestmark = pytest.mark.integration
@@ -90,6 +91,53 @@ async def test_open_feeds_end_at_once_when_the_server_begins_to_stop():
             assert time.monotonic() - started < 2.0
             assert all(f.task.done() and not f.task.cancelled() for f in listeners)  # ended by the server
     finally:
+        await cleanup(settings)
+
+
+async def test_province_admins_and_national_principals_follow_the_feed():
+    """Scores are every role's to read: a province admin follows its province (or anything a
+    viewer may), a national principal — which has no region — any region, or everything."""
+    settings = isolated_settings()
+    try:
+        async with serve(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
+            for url, headers, regions in (
+                ("/v1/cycles/2026/stream?province=62", token("province_admin", "62"), PROVINCE_62),
+                ("/v1/cycles/2026/stream?region=62.10", token("province_admin", "62"), ["62.10"]),
+                ("/v1/cycles/2026/stream?region=63.01", token("national", None), ["63.01"]),
+                ("/v1/cycles/2026/stream", token("national", None), sorted(load_regions())),
+            ):
+                expected = len(regions)
+                async with listen_sse(client, url, headers) as feed:
+                    await wait_until(lambda feed=feed, n=expected: _at_least(scores(feed), n), timeout=15)
+                    assert sorted(s["region"] for s in scores(feed)) == sorted(regions), url
+    finally:
+        await cleanup(settings)
+
+
+async def test_an_open_feed_ends_once_its_account_is_disabled():
+    settings = isolated_settings()
+    redis = Redis.from_url(settings.redis_url)
+    account, other = "acc-feed-1", "acc-feed-2"
+
+    def headers(subject: str) -> dict[str, str]:
+        jwt = issue_token(AUTH_SECRET, "viewer", "62.10", subject=subject, token_id=f"tok-{subject}")
+        return {"Authorization": f"Bearer {jwt}"}
+
+    try:
+        async with serve(create_app(settings)) as base, httpx.AsyncClient(base_url=base) as client:
+            url = "/v1/cycles/2026/stream?region=62.10"
+            async with listen_sse(client, url, headers(account)) as feed, \
+                    listen_sse(client, url, headers(other)) as kept:
+                await wait_until(lambda: _at_least(scores(feed), 1), timeout=15)
+                disabled = sample.account("account.disabled", account, version=2,
+                                          data={"role": "viewer", "agency": None, "status": "disabled"})
+                await redis.xadd(settings.stream(ev.WEB_STREAM), ev.to_entry(disabled))
+                started = time.monotonic()
+                await asyncio.wait_for(asyncio.shield(feed.task), 10)  # the server ended the response
+                assert time.monotonic() - started < 7  # one keep-alive interval (5 s) and a little
+                assert not kept.task.done()  # another account's feed goes on
+    finally:
+        await redis.aclose()
         await cleanup(settings)
 
 

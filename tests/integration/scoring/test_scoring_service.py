@@ -182,6 +182,35 @@ async def test_bad_requests_are_4xx_naming_the_problem(settings):
             assert sse.status_code == 422 and "Last-Event-ID" in sse.text.replace("last-event-id", "Last-Event-ID")
 
 
+async def test_province_admins_and_national_principals_read_scores_explanations_and_gaps(settings):
+    """Scores, history and rankings are every role's; the explanation and the gap plan, which
+    name a region's innovations, are for the regions the caller reads: a province admin its
+    province's, a national principal every region's."""
+    app = create_app(settings, consume=False)
+    province_admin, national = token("province_admin", "62"), token("national", None)
+    async with running(app) as client:
+
+        async def status(path: str, headers: dict[str, str]) -> int:
+            response = await client.get(f"/v1/cycles/2026{path}", headers=headers)
+            assert response.status_code in (200, 403), response.text
+            return response.status_code
+
+        for code in (REGION, "62", "62.71", "63.01"):
+            for headers in (province_admin, national):
+                assert await status(f"/regions/{code}/score", headers) == 200
+                assert await status(f"/regions/{code}/history", headers) == 200
+            in_reach = {"province_admin": code.startswith("62"), "national": True}
+            for headers, role in ((province_admin, "province_admin"), (national, "national")):
+                expected = 200 if in_reach[role] else 403
+                assert await status(f"/regions/{code}/explain", headers) == expected, (role, code)
+                assert await status(f"/regions/{code}/gap?target=inovatif", headers) == expected, (role, code)
+        for headers in (province_admin, national):
+            assert await status("/rankings?type=provinsi", headers) == 200
+            assert await status("/rankings?type=kabupaten&province=63", headers) == 200
+        # The region-bound roles keep their rule: details of their own region only.
+        assert await status("/regions/62.71/explain", token("region_admin", REGION)) == 403
+
+
 async def test_the_score_can_be_read_as_of_an_event(settings, redis):
     """Read your writes: `?after_event=` answers once the event is reflected; an event that
     never arrives gets the current score after the bounded wait, saying so."""
@@ -189,9 +218,13 @@ async def test_the_score_can_be_read_as_of_an_event(settings, redis):
     app = create_app(settings)
     async with running(app) as client:
         answer, event = sample.spd_with_evidence("spd-01", 3, region=REGION)
-        await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(answer))
-        await redis.xadd(settings.stream(ev.EVIDENCE_STREAM), ev.to_entry(event))
         url = f"/v1/cycles/2026/regions/{REGION}/score"
+        # The answer first, reflected, then its evidence: the two streams are read by
+        # separate consumers, so sent together either could be scored first.
+        await redis.xadd(settings.stream(ev.INTAKE_STREAM), ev.to_entry(answer))
+        first = await client.get(url, params={"after_event": str(answer.event_id)}, headers=token("viewer"))
+        assert first.status_code == 200 and first.headers["x-event-reflected"] == "true"
+        await redis.xadd(settings.stream(ev.EVIDENCE_STREAM), ev.to_entry(event))
         response = await client.get(url, params={"after_event": str(event.event_id)}, headers=token("viewer"))
         assert response.status_code == 200 and response.headers["x-event-reflected"] == "true"
         assert response.json()["caused_by"] == str(event.event_id) and response.json()["version"] == 1
