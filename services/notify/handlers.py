@@ -4,7 +4,8 @@ attempt.
 Events run inside the consumer's transaction (after the inbox check): they only INSERT
 pending deliveries, so the alert commits with the inbox row — a crash never loses it and
 a redelivered event never creates a second one. Sending is the delivery worker's job: it
-claims due deliveries and calls `attempt_delivery` for each.
+claims due deliveries, calls `send_attempt` for each and stores what came of them with
+`record_attempts` (`attempt_delivery` does both for one).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from services.common.ids import uuid7
 from services.common.logging import get_logger
 from services.common.principal import Principal, require_role
 from services.notify.adapters import store
-from services.notify.adapters.store import ClaimedDelivery
+from services.notify.adapters.store import AttemptOutcome, ClaimedDelivery
 from services.notify.adapters.webhook_sender import WebhookSender
 from services.notify.dependencies import NotifyDeps
 from services.notify.domain.commands import CreateSubscription, DeliveriesQuery, SubscriptionRef
@@ -99,60 +100,68 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
+def _admin_region(principal: Principal) -> str:
+    """The region whose subscriptions the caller manages: only a region admin (of a region,
+    or of a provinsi) has any; every other role — province admins and national principals,
+    who read but manage nothing, included — is forbidden."""
+    require_role(principal, "region_admin")
+    return principal.home_region
+
+
 async def create_subscription(
     deps: NotifyDeps, principal: Principal, command: CreateSubscription
 ) -> CreatedSubscription:
     """Subscribe a URL to kinds of alerts of the caller's region (or, for a provinsi's admin,
     its province). The URL must be public unless the settings allow private targets; a region
     has at most `notify_max_subscriptions_per_region`."""
-    require_role(principal, "region_admin")
+    region = _admin_region(principal)
     settings = deps.settings
     if not settings.notify_allow_private_targets:
         try:
             check_webhook_target(command.url)
         except ValueError as exc:
             raise InvalidInput.at("body.url", str(exc)) from None
-    allowed_scope(principal.region, command.scope, load_regions())
+    allowed_scope(region, command.scope, load_regions())
     limit = settings.notify_max_subscriptions_per_region
     async with deps.pool.acquire() as conn, conn.transaction():
-        await store.lock_owner(conn, principal.region)
-        if await store.count_active(conn, principal.region) >= limit:
+        await store.lock_owner(conn, region)
+        if await store.count_active(conn, region) >= limit:
             raise Conflict.at(
-                "body", f"region {principal.region} already has {limit} subscriptions", code="limit_reached"
+                "body", f"region {region} already has {limit} subscriptions", code="limit_reached"
             )
         secret = new_secret()
         record = await store.insert_subscription(
-            conn, id=uuid7(), owner_region=principal.region, url=command.url, scope=command.scope,
+            conn, id=uuid7(), owner_region=region, url=command.url, scope=command.scope,
             kinds=dedupe_kinds(command.kinds), secret=secret, created_by=principal.subject,
         )
     return CreatedSubscription(**subscription_view(record).model_dump(), secret=secret)
 
 
 async def list_subscriptions(deps: NotifyDeps, principal: Principal) -> SubscriptionList:
-    require_role(principal, "region_admin")
+    region = _admin_region(principal)
     async with deps.pool.acquire() as conn:
-        records = await store.active_subscriptions(conn, principal.region)
+        records = await store.active_subscriptions(conn, region)
     return SubscriptionList(subscriptions=[subscription_view(r) for r in records])
 
 
 async def delete_subscription(deps: NotifyDeps, principal: Principal, ref: SubscriptionRef) -> None:
     """Stop sending to it; its pending deliveries are cancelled, its log is kept."""
-    require_role(principal, "region_admin")
+    region = _admin_region(principal)
     async with deps.pool.acquire() as conn, conn.transaction():
-        if not await store.delete_subscription(conn, principal.region, ref.subscription_id):
+        if not await store.delete_subscription(conn, region, ref.subscription_id):
             raise NotFound.named(f"subscription {ref.subscription_id}")
 
 
 async def list_deliveries(deps: NotifyDeps, principal: Principal, query: DeliveriesQuery) -> DeliveryPage:
     """The delivery log, newest first: what was sent (the body), to which subscription,
     every attempt with its time, HTTP status or error, and the outcome."""
-    require_role(principal, "region_admin")
+    region = _admin_region(principal)
     async with deps.pool.acquire() as conn:
         subscription = query.subscription
-        if subscription is not None and await store.subscription_of(conn, principal.region, subscription) is None:
+        if subscription is not None and await store.subscription_of(conn, region, subscription) is None:
             raise NotFound.named(f"subscription {subscription}")
         records = await store.list_deliveries(
-            conn, principal.region, subscription_id=query.subscription, status=query.status,
+            conn, region, subscription_id=query.subscription, status=query.status,
             limit=query.limit, before=query.before,
         )
     return DeliveryPage(
@@ -171,16 +180,11 @@ class DeliveryPolicy:
     backoff_max_s: float
 
 
-async def attempt_delivery(
-    pool: asyncpg.Pool,
-    sender: WebhookSender,
-    claim: ClaimedDelivery,
-    policy: DeliveryPolicy,
-    *,
-    now: float,
-    jitter: float,
-) -> tuple[Outcome, AttemptResult]:
-    """Send one claimed delivery and record the attempt and its consequence."""
+async def send_attempt(
+    sender: WebhookSender, claim: ClaimedDelivery, policy: DeliveryPolicy, *, now: float, jitter: float
+) -> AttemptOutcome:
+    """POST one claimed delivery, signed, and decide what comes of it (delivered, a retry
+    after a backoff with jitter, failed); `record_attempts` stores it."""
     body = claim.body.encode("utf-8")
     headers = sender.headers(
         delivery_id=claim.id, event_id=str(claim.event_id), kind=claim.kind, secret=claim.secret, body=body, now=now
@@ -192,6 +196,49 @@ async def attempt_delivery(
         if outcome == "retry"
         else None
     )
+    return AttemptOutcome(claim, result, outcome, retry_in)
+
+
+async def record_attempts(pool: asyncpg.Pool, attempts: Sequence[AttemptOutcome]) -> list[BaseException | None]:
+    """Store the attempts and their consequences: all in one transaction, or, should that
+    fail, each on its own (as `attempt_delivery` does). Returns, per attempt, None once it
+    is stored, else what prevented it (the database is down: the lease brings the delivery
+    back)."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await store.record_attempts(conn, attempts)
+    except Exception:
+        errors: list[BaseException | None] = []
+        for attempt in attempts:
+            try:
+                await _record_one(pool, attempt)
+            except Exception as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
+    for attempt in attempts:
+        _observed(attempt)
+    return [None] * len(attempts)
+
+
+async def attempt_delivery(
+    pool: asyncpg.Pool,
+    sender: WebhookSender,
+    claim: ClaimedDelivery,
+    policy: DeliveryPolicy,
+    *,
+    now: float,
+    jitter: float,
+) -> tuple[Outcome, AttemptResult]:
+    """Send one claimed delivery and record the attempt and its consequence."""
+    attempt = await send_attempt(sender, claim, policy, now=now, jitter=jitter)
+    await _record_one(pool, attempt)
+    return attempt.outcome, attempt.result
+
+
+async def _record_one(pool: asyncpg.Pool, attempt: AttemptOutcome) -> None:
+    claim, result, outcome, retry_in = attempt.claim, attempt.result, attempt.outcome, attempt.retry_in_s
     try:
         async with pool.acquire() as conn, conn.transaction():
             await store.record_attempt(conn, claim, result, outcome, retry_in)
@@ -201,17 +248,22 @@ async def attempt_delivery(
         # sent again, for ever, as even the last attempt's "failed" would never be stored.
         # A database that is down fails here too; then the lease brings the delivery back.
         log.warning("attempt not recorded as is; recording its outcome only", delivery=claim.id, error=repr(exc))
-        result = _outcome_only(result)
+        attempt = replace(attempt, result=_outcome_only(result))
         async with pool.acquire() as conn, conn.transaction():
-            await store.record_attempt(conn, claim, result, outcome, retry_in)
-    WEBHOOK_ATTEMPTS.labels(claim.kind, outcome).inc()
+            await store.record_attempt(conn, claim, attempt.result, outcome, retry_in)
+    _observed(attempt)
+
+
+def _observed(attempt: AttemptOutcome) -> None:
+    claim, result = attempt.claim, attempt.result
+    WEBHOOK_ATTEMPTS.labels(claim.kind, attempt.outcome).inc()
     WEBHOOK_SECONDS.observe(result.duration_ms / 1000)
     log.info(
         "webhook attempt",
         delivery=claim.id, attempt=claim.attempt, kind=claim.kind, event_id=str(claim.event_id),
-        outcome=outcome, http_status=result.http_status, error=result.describe(), retry_in_s=retry_in,
+        outcome=attempt.outcome, http_status=result.http_status, error=result.describe(),
+        retry_in_s=attempt.retry_in_s,
     )
-    return outcome, result
 
 
 def _outcome_only(result: AttemptResult) -> AttemptResult:

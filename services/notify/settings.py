@@ -20,8 +20,13 @@ class NotifySettings(Settings):
     # Retry n waits about initial * 2^(n-1), capped at max, with jitter (see domain/retry.py).
     notify_backoff_initial_s: float = Field(10.0, gt=0)
     notify_backoff_max_s: float = Field(3600.0, gt=0)
-    # Deliveries claimed (and sent concurrently) per round of the worker.
+    # Deliveries claimed at most per query of the worker (it claims again as attempts end).
     notify_delivery_batch_size: int = Field(20, ge=1, le=500)
+    # Deliveries being sent (or waiting for their receiver's turn) at once per process.
+    notify_delivery_concurrency: int = Field(64, ge=1, le=2000)
+    # Attempts in flight at once per receiver (a URL's scheme://host:port) per process: a
+    # slow receiver holds at most this many of the above, the rest go on to the others.
+    notify_target_concurrency: int = Field(4, ge=1, le=100)
     # Polling fallback when no NOTIFY arrives; also the longest sleep between rounds.
     notify_delivery_poll_s: float = Field(1.0, gt=0)
     # Bounds the fan-out a single region can cause.

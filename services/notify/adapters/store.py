@@ -178,6 +178,11 @@ async def enqueue_deliveries(
     return int(status.split()[-1])
 
 
+# A subscription's receiver as the delivery worker limits it: `scheme://authority` of its
+# URL, as written (so "https://hooks.example.org" and "https://hooks.example.org:8443" are two).
+TARGET_SQL = r"substring(s.url from '^[^:/?#]+://[^/?#]*')"
+
+
 @dataclass(frozen=True)
 class ClaimedDelivery:
     id: int
@@ -188,29 +193,47 @@ class ClaimedDelivery:
     body: str
     url: str
     secret: str
+    target: str = ""  # the receiver (TARGET_SQL): whose concurrency limit applies
 
 
-async def claim_due(conn: Connection, *, limit: int, lease_s: float) -> list[ClaimedDelivery]:
-    """Claim up to `limit` due pending deliveries: each gets its next attempt number, an
-    in-flight attempt row, and a lease (next_attempt_at moved past any attempt's length)
-    so other workers skip it; a crashed worker's claim comes back when the lease ends.
-    Attempts a crashed worker left in flight are marked abandoned. Call in a transaction."""
+async def claim_due(
+    conn: Connection,
+    *,
+    limit: int,
+    lease_s: float,
+    per_target: int | None = None,
+    skip_targets: Sequence[str] = (),
+) -> list[ClaimedDelivery]:
+    """Claim up to `limit` due pending deliveries, oldest due first: each gets its next
+    attempt number, an in-flight attempt row, and a lease (next_attempt_at moved past any
+    attempt's length) so other workers skip it; a crashed worker's claim comes back when the
+    lease ends. Attempts a crashed worker left in flight are marked abandoned. At most
+    `per_target` deliveries per receiver, none for the receivers in `skip_targets` (those
+    the caller is already busy with): a receiver with a long backlog takes its share, never
+    the whole claim. Call in a transaction."""
     rows = await conn.fetch(
-        """WITH due AS (
-               SELECT d.id FROM deliveries d
-               WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-               ORDER BY d.next_attempt_at, d.id
-               LIMIT $1
-               FOR UPDATE SKIP LOCKED
+        f"""WITH due AS (
+               SELECT d.id, d.next_attempt_at, {TARGET_SQL} AS target,
+                      row_number() OVER (PARTITION BY {TARGET_SQL} ORDER BY d.next_attempt_at, d.id) AS nth
+                 FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+                WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+           ), picked AS (
+               SELECT d.id FROM deliveries d JOIN due ON due.id = d.id
+                WHERE due.nth <= $3 AND NOT (due.target = ANY ($4::text[]))
+                  AND d.status = 'pending' AND d.next_attempt_at <= now()
+                ORDER BY due.next_attempt_at, due.id
+                LIMIT $1
+                FOR UPDATE OF d SKIP LOCKED
            )
            UPDATE deliveries d
               SET attempts = d.attempts + 1,
                   next_attempt_at = now() + make_interval(secs => $2),
                   updated_at = now()
-             FROM due, subscriptions s
-            WHERE d.id = due.id AND s.id = d.subscription_id
-        RETURNING d.id, d.attempts, d.subscription_id, d.event_id, d.kind, d.body, s.url, s.secret""",
-        limit, float(lease_s),
+             FROM picked, subscriptions s
+            WHERE d.id = picked.id AND s.id = d.subscription_id
+        RETURNING d.id, d.attempts, d.subscription_id, d.event_id, d.kind, d.body, s.url, s.secret,
+                  {TARGET_SQL} AS target""",
+        limit, float(lease_s), per_target if per_target is not None else limit, list(skip_targets),
     )
     if not rows:
         return []
@@ -226,13 +249,80 @@ async def claim_due(conn: Connection, *, limit: int, lease_s: float) -> list[Cla
         "INSERT INTO delivery_attempts (delivery_id, attempt) VALUES ($1, $2)",
         [(row["id"], row["attempts"]) for row in rows],
     )
-    return [
+    claims = [
         ClaimedDelivery(
             id=row["id"], attempt=row["attempts"], subscription_id=row["subscription_id"],
             event_id=row["event_id"], kind=row["kind"], body=row["body"], url=row["url"], secret=row["secret"],
+            target=row["target"] or "",
         )
         for row in rows
     ]
+    claims.sort(key=lambda claim: claim.id)  # RETURNING's order is not the claim's
+    return claims
+
+
+async def release_claims(conn: Connection, claims: Sequence[ClaimedDelivery]) -> None:
+    """Give back claims whose attempt was never made (the worker is stopping): no attempt
+    row, the attempt number back, due now — for this or another worker."""
+    await conn.executemany(
+        "DELETE FROM delivery_attempts WHERE delivery_id = $1 AND attempt = $2 AND outcome = 'in_flight'",
+        [(claim.id, claim.attempt) for claim in claims],
+    )
+    await conn.executemany(
+        """UPDATE deliveries SET attempts = attempts - 1, next_attempt_at = now(), updated_at = now()
+            WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
+        [(claim.id, claim.attempt) for claim in claims],
+    )
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What one attempt came to: to be stored with `record_attempts`."""
+
+    claim: ClaimedDelivery
+    result: AttemptResult
+    outcome: Outcome
+    retry_in_s: float | None
+
+
+_RECORD_ATTEMPT = """UPDATE delivery_attempts
+      SET finished_at = now(), duration_ms = $3, http_status = $4, error = $5,
+          response_excerpt = $6, outcome = $7
+    WHERE delivery_id = $1 AND attempt = $2"""
+_MOVE_DELIVERY = """UPDATE deliveries
+      SET status = $3,
+          next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $4)
+                                 ELSE next_attempt_at END,
+          delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END,
+          last_http_status = $5, last_error = $6, updated_at = now()
+    WHERE id = $1 AND attempts = $2 AND status = 'pending'"""
+
+
+def _attempt_row(item: AttemptOutcome) -> tuple[Any, ...]:
+    result = item.result
+    return (
+        item.claim.id, item.claim.attempt, result.duration_ms, result.http_status,
+        pg_text(result.describe(), limit=ERROR_CHARS), pg_text(result.response_excerpt, limit=EXCERPT_CHARS),
+        item.outcome,
+    )
+
+
+def _delivery_row(item: AttemptOutcome) -> tuple[Any, ...]:
+    status = "pending" if item.outcome == "retry" else item.outcome
+    return (
+        item.claim.id, item.claim.attempt, status, float(item.retry_in_s or 0.0), item.result.http_status,
+        pg_text(item.result.describe(), limit=ERROR_CHARS),
+    )
+
+
+async def record_attempts(conn: Connection, items: Sequence[AttemptOutcome]) -> None:
+    """Store attempts' results and move their deliveries on (delivered, failed, or pending
+    again at now + retry_in_s), two statements for all of them. A delivery is only moved if
+    no later attempt was claimed meanwhile (a lease that ran out). The receiver's answer and
+    the error text come from outside: they are stored without what PostgreSQL refuses (NUL,
+    lone surrogates)."""
+    await conn.executemany(_RECORD_ATTEMPT, [_attempt_row(item) for item in items])
+    await conn.executemany(_MOVE_DELIVERY, [_delivery_row(item) for item in items])
 
 
 async def record_attempt(
@@ -242,38 +332,37 @@ async def record_attempt(
     outcome: Outcome,
     retry_in_s: float | None,
 ) -> None:
-    """Store an attempt's result and move the delivery on: delivered, failed, or pending
-    again at now + retry_in_s. The delivery is only moved if no later attempt was claimed
-    meanwhile (a lease that ran out). The receiver's answer and the error text come from
-    outside: they are stored without what PostgreSQL refuses (NUL, lone surrogates)."""
-    error = pg_text(result.describe(), limit=ERROR_CHARS)
-    excerpt = pg_text(result.response_excerpt, limit=EXCERPT_CHARS)
-    await conn.execute(
-        """UPDATE delivery_attempts
-              SET finished_at = now(), duration_ms = $3, http_status = $4, error = $5,
-                  response_excerpt = $6, outcome = $7
-            WHERE delivery_id = $1 AND attempt = $2""",
-        claim.id, claim.attempt, result.duration_ms, result.http_status, error, excerpt, outcome,
-    )
-    status = "pending" if outcome == "retry" else outcome
-    await conn.execute(
-        """UPDATE deliveries
-              SET status = $3,
-                  next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + make_interval(secs => $4)
-                                         ELSE next_attempt_at END,
-                  delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END,
-                  last_http_status = $5, last_error = $6, updated_at = now()
-            WHERE id = $1 AND attempts = $2 AND status = 'pending'""",
-        claim.id, claim.attempt, status, float(retry_in_s or 0.0), result.http_status, error,
-    )
+    """`record_attempts` for one attempt."""
+    item = AttemptOutcome(claim, result, outcome, retry_in_s)
+    await conn.execute(_RECORD_ATTEMPT, *_attempt_row(item))
+    await conn.execute(_MOVE_DELIVERY, *_delivery_row(item))
 
 
-async def seconds_until_next_due(conn: Connection) -> float | None:
-    """Seconds until the earliest pending delivery is due (<= 0: due now); None if none."""
-    value = await conn.fetchval(
-        "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
-    )
+async def seconds_until_next_due(conn: Connection, skip_targets: Sequence[str] = ()) -> float | None:
+    """Seconds until the earliest pending delivery is due (<= 0: due now), leaving out the
+    receivers in `skip_targets`; None if none."""
+    if not skip_targets:
+        value = await conn.fetchval(
+            "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
+        )
+    else:
+        value = await conn.fetchval(
+            f"""SELECT extract(epoch FROM min(d.next_attempt_at) - now())
+                  FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
+                 WHERE d.status = 'pending' AND NOT ({TARGET_SQL} = ANY ($1::text[]))""",
+            list(skip_targets),
+        )
     return None if value is None else float(value)
+
+
+async def backlog(conn: Connection) -> tuple[int, int]:
+    """(pending deliveries due now, all pending deliveries): for the backlog gauge, sampled
+    on a timer, never on the delivery path."""
+    row = await conn.fetchrow(
+        """SELECT count(*) FILTER (WHERE next_attempt_at <= now()) AS due, count(*) AS pending
+             FROM deliveries WHERE status = 'pending'"""
+    )
+    return (int(row["due"]), int(row["pending"])) if row is not None else (0, 0)
 
 
 @dataclass(frozen=True, slots=True)

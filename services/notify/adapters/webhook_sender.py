@@ -4,7 +4,19 @@ failures (they are the delivery log's business, not an exception).
 Each attempt resolves the URL's host once and connects only to an address of that answer:
 the URL handed to httpx names the IP address, while the Host header and TLS (SNI and the
 certificate check) keep the host name. httpx never resolves the name itself, so a DNS
-answer that changes after the check (DNS rebinding) cannot redirect the request."""
+answer that changes after the check (DNS rebinding) cannot redirect the request.
+
+Connections are kept alive, per receiver host name: each (scheme, host name, port) has its
+own HTTP client, whose pool holds connections to the addresses that name resolved to and
+was checked for. So a kept connection
+  * is used only for a request to the address this attempt resolved and checked (httpx's
+    pool is keyed by the URL's origin, which names the IP address): after a DNS change the
+    request opens a connection to the new, checked, address, never the old one;
+  * carries only that host name's webhooks: a TLS connection whose certificate was checked
+    for one name never carries another name's request, though both resolve to one address
+    (one client per name, not one for all, whose pool would be keyed by address alone);
+  * shares no cookies: every client's jar refuses all cookies, and clients are per name.
+Clients unused for `IDLE_CLIENT_S` are closed, and at most `MAX_CLIENTS` are kept."""
 
 from __future__ import annotations
 
@@ -13,6 +25,7 @@ import ipaddress
 import socket
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
@@ -32,7 +45,12 @@ Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
 async def resolve(host: str, port: int) -> list[str]:
-    """Every address getaddrinfo gives for `host`: the addresses the connection may go to."""
+    """Every address getaddrinfo gives for `host`: the addresses the connection may go to.
+    An IP address is its own answer (without a trip to getaddrinfo's thread)."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
     infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
 
@@ -53,14 +71,63 @@ class WebhookSender:
         allow_private_targets: bool = False,
         client: httpx.AsyncClient | None = None,
         resolver: Resolver = resolve,
+        verify: ssl.SSLContext | bool = True,
+        keep_alive: int = 4,
     ) -> None:
+        """`client`: one client for every host (tests with a stand-in transport); by default
+        each host name gets its own (see the module's docstring), keeping up to `keep_alive`
+        idle connections, checking certificates against `verify`."""
         self.timeout_s = timeout_s
         self.allow_private_targets = allow_private_targets
         self._resolve = resolver
-        self._client = client or webhook_client(timeout_s=timeout_s)
+        self._shared = client
+        self._verify = verify
+        self._keep_alive = keep_alive
+        self._clients: OrderedDict[tuple[str, str, int], _Client] = OrderedDict()
+        self._closing: set[asyncio.Future[None]] = set()
+        self._swept_at = time.monotonic()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), OrderedDict()
+        if self._shared is not None:
+            await self._shared.aclose()
+        for client in clients:
+            await client.http.aclose()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    def _client_for(self, target: httpx.URL) -> httpx.AsyncClient:
+        if self._shared is not None:
+            return self._shared
+        now = time.monotonic()
+        if now - self._swept_at >= SWEEP_S:
+            self._swept_at = now
+            self._close_idle(now)
+        key = (target.scheme, target.raw_host.decode("ascii"), _port(target))
+        client = self._clients.get(key)
+        if client is None:
+            client = _Client(webhook_client(timeout_s=self.timeout_s, verify=self._verify, keep_alive=self._keep_alive))
+            self._clients[key] = client
+            while len(self._clients) > MAX_CLIENTS:
+                _, oldest = self._clients.popitem(last=False)
+                self._close_later(oldest)
+        else:
+            self._clients.move_to_end(key)
+        client.used_at = now
+        return client.http
+
+    def _close_idle(self, now: float) -> None:
+        for key, client in list(self._clients.items()):
+            if now - client.used_at >= IDLE_CLIENT_S:
+                del self._clients[key]
+                self._close_later(client)
+
+    def _close_later(self, client: _Client) -> None:
+        # Closing waits for nothing in flight: a request still using it has its own
+        # connection, which httpx closes when the request ends.
+        task = asyncio.ensure_future(client.http.aclose())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def headers(
         self, *, delivery_id: int, event_id: str, kind: str, secret: str, body: bytes, now: float
@@ -137,7 +204,7 @@ class WebhookSender:
         """POSTs to `target` over a connection to `address`, presenting the URL's host
         name in the Host header and to TLS (SNI, certificate check)."""
         host = target.raw_host.decode("ascii")
-        async with self._client.stream(
+        async with self._client_for(target).stream(
             "POST",
             target.copy_with(host=address),
             content=body,
@@ -147,8 +214,26 @@ class WebhookSender:
             return response.status_code, await _read_excerpt(response)
 
 
-def webhook_client(*, timeout_s: float, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
-    """The HTTP client webhooks are sent with (`verify`: other certificate authorities to
+# A receiver host's client (and its kept connections) is closed after this long unused;
+# idle clients are looked for at most every SWEEP_S; at most MAX_CLIENTS are kept.
+IDLE_CLIENT_S = 30.0
+SWEEP_S = 5.0
+MAX_CLIENTS = 256
+
+
+class _Client:
+    __slots__ = ("http", "used_at")
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.used_at = time.monotonic()
+
+
+def webhook_client(
+    *, timeout_s: float, verify: ssl.SSLContext | bool = True, keep_alive: int = 0
+) -> httpx.AsyncClient:
+    """An HTTP client webhooks are sent with: for ONE receiver host name when `keep_alive`
+    (idle connections kept) is more than 0 (`verify`: other certificate authorities to
     trust, for tests)."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout_s),
@@ -157,11 +242,11 @@ def webhook_client(*, timeout_s: float, verify: ssl.SSLContext | bool = True) ->
         # sent to an address that was not checked).
         follow_redirects=False,
         trust_env=False,
-        # Requests name IP addresses, so pooled connections and cookies would be keyed by
-        # address: a TLS connection opened (and its certificate checked) for one host name
-        # would carry another host's webhook, and one receiver's cookies would go to
-        # every receiver sharing its address.
-        limits=httpx.Limits(max_keepalive_connections=0),
+        # Requests name IP addresses, so pooled connections are keyed by address: shared by
+        # several host names, a TLS connection opened (and its certificate checked) for one
+        # of them would carry another's webhook. Hence connections are kept only by a client
+        # of one host name (WebhookSender), and no client keeps any cookie.
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=keep_alive, keepalive_expiry=IDLE_CLIENT_S),
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )
 

@@ -17,6 +17,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    connection: tuple[str, int] = ("", 0)  # the client's address and port: one per connection
 
 
 class WebhookReceiver:
@@ -24,7 +25,9 @@ class WebhookReceiver:
     before each answer (after the request was recorded); `payload`, if given, is the body
     of every answer and `answer_headers` are added to every answer. It listens on `host`
     and `port` (0: a free one), over TLS when `tls` is given, and keeps connections open
-    for further requests (HTTP/1.1) when `keep_alive`."""
+    for further requests (HTTP/1.1) when `keep_alive`. With `hold`, every request waits
+    (after it was recorded) until that event is set: a receiver that hangs. `busy` is the
+    number of requests being answered now, `most_busy` the most there were at once."""
 
     def __init__(
         self,
@@ -37,9 +40,13 @@ class WebhookReceiver:
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         keep_alive: bool = False,
+        hold: threading.Event | None = None,
     ) -> None:
         self.statuses = list(statuses or [200])
         self.delay_s = delay_s
+        self.hold = hold
+        self.busy = 0
+        self.most_busy = 0
         self.payload = payload
         self.answer_headers = dict(answer_headers or {})
         self.requests: list[Received] = []
@@ -52,12 +59,23 @@ class WebhookReceiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                connection = (str(self.client_address[0]), int(self.client_address[1]))
                 with receiver._lock:
-                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body, time.time()))
+                    receiver.requests.append(
+                        Received(self.path, dict(self.headers.items()), body, time.time(), connection)
+                    )
                     index = min(len(receiver.requests), len(receiver.statuses)) - 1
                     status = receiver.statuses[index]
-                if receiver.delay_s:
-                    time.sleep(receiver.delay_s)
+                    receiver.busy += 1
+                    receiver.most_busy = max(receiver.most_busy, receiver.busy)
+                try:
+                    if receiver.delay_s:
+                        time.sleep(receiver.delay_s)
+                    if receiver.hold is not None:
+                        receiver.hold.wait()
+                finally:
+                    with receiver._lock:
+                        receiver.busy -= 1
                 payload = receiver.payload
                 if payload is None:
                     payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted failure"}'
@@ -85,6 +103,8 @@ class WebhookReceiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.hold is not None:
+            self.hold.set()  # let held requests end, so the server can stop
         self._server.shutdown()
         self._server.server_close()
 

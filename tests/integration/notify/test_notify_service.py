@@ -265,8 +265,10 @@ async def test_tenancy_subscriptions_and_deliveries_stay_in_their_region(setting
             stolen = await client.post("/v1/subscriptions", json=in_our_region, headers=other)
             assert stolen.status_code == 403 and stolen.json()["problems"][0]["field"] == "body.scope.region"
 
-            for role, agency in (("operator", "dinkes"), ("viewer", None), ("verifier", None)):
-                headers = token(role, REGION, agency)
+            # Those who oversee the region read it elsewhere, but manage no subscriptions.
+            overseers = [token("province_admin", "62"), token("national", None)]
+            for headers in [token(role, REGION, agency) for role, agency in
+                            (("operator", "dinkes"), ("viewer", None), ("verifier", None))] + overseers:
                 assert (await client.get("/v1/subscriptions", headers=headers)).status_code == 403
                 assert (await client.get("/v1/deliveries", headers=headers)).status_code == 403
                 assert (await client.delete(f"/v1/subscriptions/{sub['id']}", headers=headers)).status_code == 403

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.notify.adapters import webhook_sender
-from services.notify.adapters.webhook_sender import WebhookSender, webhook_client
+from services.notify.adapters.webhook_sender import WebhookSender
 from services.notify.domain.retry import AttemptResult
 from tests.integration.notify.receiver import WebhookReceiver
 
@@ -182,10 +182,7 @@ async def test_tls_is_checked_against_the_host_name_not_the_address(tmp_path):
     server_tls.sni_callback = lambda connection, name, context: server_names.append(name)
     with WebhookReceiver([200], tls=server_tls, keep_alive=True) as receiver:
         sender = WebhookSender(
-            timeout_s=2,
-            allow_private_targets=True,
-            client=webhook_client(timeout_s=2, verify=client_tls),
-            resolver=resolver_of(["127.0.0.1"]),
+            timeout_s=2, allow_private_targets=True, verify=client_tls, resolver=resolver_of(["127.0.0.1"])
         )
         try:
             delivered = await post(sender, f"https://{HOST}:{receiver.port}/hooks/iid")
