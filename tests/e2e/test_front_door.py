@@ -1,7 +1,8 @@
-"""The platform's front door: `/` is a page in Bahasa Indonesia linking to each mounted
-service's API docs, which the platform serves itself (no CDN, no outside font); `/docs`
-leads there; any other unknown path is a JSON 404 in the services' error shape; and every
-service's OpenAPI document declares the bearer token each of its operations needs."""
+"""The platform's front door: with the web app, `/` leads to its login page; `/api` is a page
+in Bahasa Indonesia linking to each mounted service's API docs, which the platform serves
+itself (no CDN, no outside font); `/docs` leads there; without the web app `/` does too, and
+any other unknown path is a JSON 404 in the services' error shape; and every service's
+OpenAPI document declares the bearer token each of its operations needs."""
 
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def in_process(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 
-async def test_the_front_page_leads_to_every_service_s_api_docs_served_locally(platform) -> None:
+async def test_the_api_page_leads_to_every_service_s_api_docs_served_locally(platform) -> None:
     client, _settings = platform
-    response = await client.get("/")
+    response = await client.get("/api")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
     page = response.text
@@ -72,7 +73,7 @@ async def test_the_front_page_leads_to_every_service_s_api_docs_served_locally(p
     assert {"/healthz", "/readyz"} <= set(links)
     for link in links:  # every link answers (readiness too: the platform is running)
         assert (await client.get(link)).status_code == 200, link
-    assert (await client.head("/")).status_code == 200
+    assert (await client.head("/api")).status_code == 200
 
     for name in SERVICES:
         for page_path, marker in ((f"/{name}/docs", "swagger-ui-bundle.js"), (f"/{name}/redoc", "redoc.standalone.js")):
@@ -90,11 +91,12 @@ async def test_the_front_page_leads_to_every_service_s_api_docs_served_locally(p
                 assert asset.content, url
 
 
-async def test_docs_leads_to_the_front_page_and_unknown_paths_are_json(platform) -> None:
+async def test_docs_leads_to_the_api_page_and_unknown_paths_are_json(platform) -> None:
     client, _settings = platform
-    docs = await client.get("/docs")
-    assert docs.status_code == 307
-    assert docs.headers["location"] == "/"
+    for path in ("/docs", "/"):  # without the web app, / leads to the API docs too
+        docs = await client.get(path)
+        assert docs.status_code == 307
+        assert docs.headers["location"] == "/api"
     for path in ("/nothing-here", "/v1/cycles/2026/rankings", "/favicon.ico", "/intakes/docs"):
         response = await client.get(path)
         assert response.status_code == 404, path
@@ -102,7 +104,7 @@ async def test_docs_leads_to_the_front_page_and_unknown_paths_are_json(platform)
         body = response.json()
         assert body["error"] == "not_found", body
         assert "/intake/" in body["reason"], body
-    wrong_method = await client.post("/")
+    wrong_method = await client.post("/api")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "http_error"
 
@@ -165,7 +167,7 @@ async def intake_alone() -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_one_service_alone_lists_only_itself(intake_alone) -> None:
     client = intake_alone
-    page = (await client.get("/")).text
+    page = (await client.get("/api")).text
     links = urls_of(page)
     assert {"/intake/docs", "/intake/redoc", "/intake/openapi.json"} <= set(links)
     for other in ("evidence", "scoring", "notify"):
@@ -178,3 +180,45 @@ async def test_one_service_alone_lists_only_itself(intake_alone) -> None:
     assert docs.status_code == 200
     for url in urls_of(docs.text):
         assert (await client.get(url)).status_code == 200, url
+
+
+@pytest.fixture
+async def with_web() -> AsyncIterator[httpx.AsyncClient]:
+    """As `inovasi up` runs it: the four APIs and the web app at the root."""
+    from services.platform import APPS
+    from tests.support.s3 import moto_s3_server
+
+    with moto_s3_server() as s3:
+        settings = isolated_settings(
+            pg_pool_min=1, pg_pool_max=3, s3_endpoint=s3.netloc, s3_access_key=s3.access_key,
+            s3_secret_key=s3.secret_key, s3_bucket="front-door",
+        )
+        try:
+            async with (
+                serve(create_platform_app(APPS, settings)) as base,
+                httpx.AsyncClient(base_url=base, timeout=30) as client,
+            ):
+                yield client
+        finally:
+            await cleanup(settings)
+
+
+async def test_with_the_web_app_the_root_is_its_login_and_the_apis_keep_their_prefixes(with_web) -> None:
+    client = with_web
+    root = await client.get("/")
+    assert root.status_code == 303 and root.headers["location"] == "/login"
+    login = await client.get("/login")
+    assert login.status_code == 200 and '<html lang="id">' in login.text and 'name="password"' in login.text
+    api = await client.get("/api")
+    assert api.status_code == 200 and "/login" in urls_of(api.text)
+    for name in SERVICES:
+        assert (await client.get(f"/{name}/openapi.json")).status_code == 200, name
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and set(ready.json()["checks"]) == {*SERVICES, "web"}
+    unknown = await client.get("/nothing-here", headers={"accept": "application/json"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    assert "/intake/" in unknown.json()["reason"]
+    page = await client.get("/nothing-here", headers={"accept": "text/html"})
+    assert page.status_code == 404 and "Halaman tidak ditemukan" in page.text
+    token_needed = await client.get("/scoring/v1/cycles/2026/rankings")
+    assert token_needed.status_code == 401  # the APIs come before the web app

@@ -1,5 +1,5 @@
-"""`inovasi up` as a newcomer runs it: one process, one port, the four services ready,
-a working viewer token printed, and a clean stop on SIGTERM."""
+"""`inovasi up` as a newcomer runs it: one process, one port, the four services and the web
+app ready, where to log in and a working viewer token printed, and a clean stop on SIGTERM."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.support.platform import cleanup, isolated_settings
 pytestmark = pytest.mark.integration
 
 
-async def test_up_serves_all_four_services_and_stops_cleanly(tmp_path):
+async def test_up_serves_the_four_services_and_the_web_app_and_stops_cleanly(tmp_path):
     settings = isolated_settings()
     port = free_port()
     env = {
@@ -46,8 +46,10 @@ async def test_up_serves_all_four_services_and_stops_cleanly(tmp_path):
                 return response.status_code == 200 and response.json()
 
             status = await wait_until(ready, timeout=60, interval=0.3)
-            assert set(status["checks"]) == {"intake", "evidence", "scoring", "notify"}
+            assert set(status["checks"]) == {"intake", "evidence", "scoring", "notify", "web"}
             assert status["checks"]["evidence"]["s3"] == "ok"
+            login = await client.get("/login")
+            assert login.status_code == 200 and 'name="username"' in login.text
             secret = (tmp_path / ".inovasi" / "auth-secret").read_text().strip()
             assert len(secret) == 64
             process.send_signal(signal.SIGTERM)
@@ -56,10 +58,11 @@ async def test_up_serves_all_four_services_and_stops_cleanly(tmp_path):
         # status is the signal's; the logs show every service stopped.
         assert process.returncode in (0, -signal.SIGTERM), err[-3000:]
         stopped = [line for line in (out + err).splitlines() if '"service stopped"' in line]
-        assert len(stopped) == 4, (out + err)[-3000:]
+        assert len(stopped) == 5, (out + err)[-3000:]
         assert "Application shutdown complete" in out + err
         token = re.search(r"export TOKEN=(\S+)", err).group(1)
         assert f"http://127.0.0.1:{port}" in err
+        assert f"Log in at http://127.0.0.1:{port}/login" in err and "inovasi users create" in err
         assert re.search(r"s3\s+embedded", err)
         # The printed token is a viewer token signed with the kept secret.
         from services.common.tokens import verify_token

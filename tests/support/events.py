@@ -150,3 +150,44 @@ def one_of_each() -> list[ev.Envelope]:
         score_updated(),
         ranking_changed(),
     ]
+
+
+# --- web (accounts) ------------------------------------------------------------------------
+
+ACCOUNT = "acc-0f3c2b9e6d7a4c1b8e5f2a9d3c7b6e1f"
+_ACCOUNT_CLASSES: dict[str, type[ev.AccountEnvelope]] = {
+    "account.created": ev.AccountCreated,
+    "account.updated": ev.AccountUpdated,
+    "account.disabled": ev.AccountDisabled,
+}
+
+
+def account(
+    type: str = "account.created", account_id: str = ACCOUNT, *, data: dict[str, Any] | None = None, **kw: Any
+) -> ev.AccountEnvelope:
+    """An account event (web.events); `data=` overrides the account's fields."""
+    fields: dict[str, Any] = {
+        "id": account_id, "username": "sri.operator", "role": "operator", "region": REGION, "agency": "dinkes",
+        "status": "disabled" if type == "account.disabled" else "active",
+    }
+    fields.update(data or {})
+    envelope: dict[str, Any] = {"subject": fields["id"], "version": 1, "region": fields["region"]}
+    envelope.update(kw)
+    return _ACCOUNT_CLASSES[type](data=ev.AccountState(**fields), **envelope)
+
+
+def token_revoked(token_id: str = "tok-1", account_id: str = ACCOUNT, **kw: Any) -> ev.TokenRevoked:
+    envelope: dict[str, Any] = {"subject": token_id, "version": 1}
+    envelope.update(kw)
+    return ev.TokenRevoked(data=ev.RevokedToken(token_id=token_id, account_id=account_id), **envelope)
+
+
+def account_events() -> list[ev.BaseEnvelope]:
+    """One web.events event of each type (a national account's, without a region, too)."""
+    return [
+        account(),
+        account("account.updated", version=2),
+        account("account.disabled", version=3),
+        account("account.updated", "acc-national", data={"role": "national", "region": None, "agency": None}),
+        token_revoked(),
+    ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Literal
 
 from services.common import events as ev
 from services.common.data.regions import load_regions
@@ -23,7 +24,7 @@ class History:
 
     def expected_iids(self) -> dict[str, dict[str, str]]:
         compiled = compile_methodology("iid-2026")
-        out = {}
+        out: dict[str, dict[str, str]] = {}
         for code in self.spd.keys() | self.innovations.keys() | self.evidence.keys():
             info = load_regions()[code]
             province = None if info.type == "provinsi" else info.province_code
@@ -88,14 +89,14 @@ def random_history(seed: int, regions: list[str], steps: int, cycle: int = 2026)
                 continue
             indicator = rng.choice(sorted(item["answers"]))
             evidence_id = f"evd-{ident}-{indicator}"
-            new_state = rng.choice(["pending", "accepted", "rejected"])
+            new_state: Literal["pending", "accepted", "rejected"] = rng.choice(["pending", "accepted", "rejected"])
             cls = {"pending": ev.EvidenceStored, "accepted": ev.EvidenceAccepted,
                    "rejected": ev.EvidenceRejected}[new_state]
-            data = ev.EvidenceItem(
+            item_data = ev.EvidenceItem(
                 evidence_id=evidence_id, innovation_id=ident, indicator=indicator, state=new_state,
                 reason="tidak terbaca" if new_state == "rejected" else None, kind="pdf",
                 sha256="ab" * 32, size=1000, content_type="application/pdf")
             history.events.append(cls(cycle=cycle, region=item["region"], subject=evidence_id,
-                                      version=next_version(evidence_id), data=data))
+                                      version=next_version(evidence_id), data=item_data))
             history.evidence.setdefault(item["region"], {})[evidence_id] = StoredEvidence(ident, indicator, new_state)
     return history

@@ -16,7 +16,7 @@ from services.common.tokens import issue_token
 from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, unique_suffix
 
 AUTH_SECRET = "integration-" + "0123456789abcdef" * 4
-SERVICES = ("intake", "evidence", "scoring", "notify")
+SERVICES = ("intake", "evidence", "scoring", "notify", "web")  # schemas dropped by cleanup
 
 
 def isolated_settings(**overrides: Any) -> Settings:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ("intake", "evidence", "scoring", "notify")
+SERVICES = ("intake", "evidence", "scoring", "notify", "web")
 # What a pure domain module may import from the project besides its own service's domain.
 DOMAIN_MAY_IMPORT = (
     "services.common.events",

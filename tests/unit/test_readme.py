@@ -7,12 +7,14 @@ from services.cli import build_parser
 from services.common.settings import Settings
 from services.evidence.settings import EvidenceSettings
 from services.notify.settings import NotifySettings
+from services.web.settings import WebSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def test_every_setting_is_documented():
     names = set(Settings.model_fields) | set(EvidenceSettings.model_fields) | set(NotifySettings.model_fields)
+    names |= set(WebSettings.model_fields)
     missing = sorted(f"INOVASI_{name.upper()}" for name in names if f"INOVASI_{name.upper()}" not in README)
     assert not missing, f"add to the README's configuration table: {missing}"
 

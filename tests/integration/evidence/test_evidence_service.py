@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.common import events as ev
-from services.common.tokens import UploadGrant, UploadGrants
+from services.common.tokens import UploadGrant, UploadGrants, issue_token
 from services.evidence.adapters import file_checks
 from services.evidence.app import create_app
 from services.evidence.settings import EvidenceSettings
@@ -404,6 +404,13 @@ async def test_bad_uploads_are_refused_naming_the_problem_and_store_nothing(serv
 DAMAGED = "(the file may be truncated or damaged; export or download it again)"
 
 
+@pytest.fixture(autouse=True)
+def own_temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads' temporary copies go to this test's own directory: other runs of the
+    suite on the machine at the same time write theirs to the shared one."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 def scratch_copies() -> set[Path]:
     """The temporary copies of uploads now on disk (each is deleted when its upload ends)."""
     return set(Path(tempfile.gettempdir()).glob("inovasi-evidence-*"))
@@ -617,6 +624,73 @@ async def test_tenants_stay_apart(service: Service) -> None:
     assert foreign.status_code == 403
     neither = await service.client.get("/v1/evidence", params={"cycle": 2026}, headers=token("verifier"))
     assert neither.status_code == 422 and problem_fields(neither) == ["query.innovation"]
+
+
+def account(role: str, region: str | None, agency: str | None = None, *, subject: str) -> dict[str, str]:
+    """An account's token: its subject is the account's id."""
+    jwt = issue_token(AUTH_SECRET, role, region, agency, subject=subject, token_id=f"tok-{subject}")  # type: ignore[arg-type]
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+async def test_province_admins_and_national_principals_read_evidence_and_decide_nothing(service: Service) -> None:
+    province_admin, national = token("province_admin", "62"), token("national", None)
+    ours = await service.innovation("dinkes")  # 62.10
+    neighbours = await service.innovation("dinkes", region=OTHER_REGION)  # 62.11, the same province
+    foreign = await service.innovation("dinkes", region="63.01")  # another province
+    mine = (await upload(service, PDF, headers=operator(), innovation=ours, indicator="sid-16")).json()["id"]
+    near = (await upload(service, PDF, headers=operator("dinkes", OTHER_REGION), innovation=neighbours,
+                         indicator="sid-16")).json()["id"]
+    far = (await upload(service, PDF, headers=operator("dinkes", "63.01"), innovation=foreign,
+                        indicator="sid-16")).json()["id"]
+    spd = (await upload(service, PDF, headers=token("region_admin"), region=REGION, indicator="spd-02a")).json()["id"]
+
+    # Reading one item, with its download link: the province's for its admin, any for national.
+    for headers, visible in ((province_admin, {mine, near, spd}), (national, {mine, near, far, spd})):
+        for item in (mine, near, far, spd):
+            response = await service.client.get(f"/v1/evidence/{item}", headers=headers)
+            if item in visible:
+                assert response.status_code == 200, response.text
+                assert response.json()["download"]["url"].startswith("http")
+            else:  # outside its reach: not found, as for an id that does not exist
+                assert response.status_code == 404, response.text
+
+    # Listing a region's or an innovation's items.
+    def listed(headers: dict[str, str], **params: str) -> Any:
+        return service.client.get("/v1/evidence", params={"cycle": 2026, **params}, headers=headers)
+
+    by_region = await listed(province_admin, region=REGION)
+    assert by_region.status_code == 200 and {mine, spd} <= {i["id"] for i in by_region.json()["items"]}
+    assert [i["id"] for i in (await listed(province_admin, innovation=neighbours)).json()["items"]] == [near]
+    assert (await listed(province_admin, region="63.01")).status_code == 403
+    assert (await listed(province_admin, innovation=foreign)).status_code == 404
+    assert [i["id"] for i in (await listed(national, region="63.01")).json()["items"]] == [far]
+    assert [i["id"] for i in (await listed(national, innovation=foreign)).json()["items"]] == [far]
+
+    # Nothing changes: no decision, no upload.
+    before = await service.footprint()
+    for headers in (province_admin, national):
+        for item in (mine, spd):
+            decided = await service.client.post(f"/v1/evidence/{item}/decision", json={"decision": "accepted"},
+                                                headers=headers)
+            assert decided.status_code == 403, decided.text
+        assert (await upload(service, PDF, headers=headers, innovation=ours, indicator="sid-16")).status_code == 403
+        for region in (REGION, "62"):
+            assert (await upload(service, PDF, headers=headers, region=region, indicator="spd-01")).status_code == 403
+    assert await service.footprint() == before
+
+
+async def test_evidence_events_name_the_account_that_caused_them(service: Service) -> None:
+    innovation = await service.innovation("dinkes")
+    uploader = account("operator", REGION, "dinkes", subject="acc-operator-7")
+    verifier = account("verifier", REGION, subject="acc-verifier-7")
+    item = (await upload(service, PDF, headers=uploader, innovation=innovation, indicator="sid-16")).json()["id"]
+    rejected = await service.client.post(f"/v1/evidence/{item}/decision",
+                                         json={"decision": "rejected", "reason": "buram"}, headers=verifier)
+    assert rejected.status_code == 200, rejected.text
+    events = await service.events_of(item, 2)
+    assert [(e.type, e.actor) for e in events] == [
+        ("evidence.stored", "acc-operator-7"), ("evidence.rejected", "acc-verifier-7"),
+    ]
 
 
 async def test_listing_pages_through_a_region_in_upload_order(service: Service) -> None:

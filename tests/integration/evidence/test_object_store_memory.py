@@ -7,10 +7,12 @@ buffered it: bytes objects for chunks, part buffers and request bodies. Not meas
 kernel socket buffers and the S3 server's own memory - the server runs in a child process
 here precisely so that its copy of the uploaded object is not counted.
 
-Expected: minio reads one part (5 MiB) at a time and, while assembling the next one, still
-references the previous part and briefly makes one concatenated copy, so about 3 parts. The
+Expected: the upload gathers one part (5 MiB) at a time while at most two earlier ones are
+still being hashed and sent (DEFAULT_PARALLEL_PARTS), and never more: at most about three
+parts, whatever the file's size. How many are alive at the peak depends on how fast storage
+answers, so "flat" allows one part of difference between a 12 MiB and a 48 MiB file. The
 same holds while the upload is also copied to a temporary file (for the structural check of
-PDFs and images): the copy goes to disk chunk by chunk.
+PDFs and images): the copy goes to disk part by part.
 """
 
 from __future__ import annotations
@@ -83,8 +85,8 @@ async def test_peak_memory_is_bounded_by_parts_not_file_size(
     assert large >= DEFAULT_PART_SIZE
     # Bounded: a handful of part buffers, far below the 48 MiB file...
     assert large <= 4 * DEFAULT_PART_SIZE
-    # ...and flat: four times the file, (almost) the same peak.
-    assert abs(large - small) <= MiB
+    # ...and flat: four times the file, at most one part more at the peak.
+    assert abs(large - small) <= DEFAULT_PART_SIZE
 
 
 async def test_copying_the_upload_to_a_file_keeps_the_peak_flat(
@@ -98,4 +100,4 @@ async def test_copying_the_upload_to_a_file_keeps_the_peak_flat(
     print(f"\npeak above baseline, copying to a file: 12 MiB upload {small / MiB:.2f} MiB, 48 MiB {large / MiB:.2f}")
 
     assert DEFAULT_PART_SIZE <= large <= 4 * DEFAULT_PART_SIZE
-    assert abs(large - small) <= MiB
+    assert abs(large - small) <= DEFAULT_PART_SIZE
