@@ -6,7 +6,8 @@ PostgreSQL pool, Redis, outbox relay, the live clients' fan-out), which streams 
 checks. `ServiceRuntime.start()` migrates its schema (under an advisory lock), opens
 PostgreSQL and Redis, catches up with `web.events` and keeps following it (disabled accounts
 and revoked tokens: `runtime.revocations`, which authentication checks), builds the
-dependencies, starts the outbox relay and the stream consumers; `stop()` undoes it in
+dependencies, starts the outbox relay and the stream consumers (and samples their groups' lag
+and pending entries for /metrics every `stream_sample_s`); `stop()` undoes it in
 reverse, letting in-flight work finish (the consumers, the relay and a service's own
 background work each for at most INOVASI_GRACEFUL_TIMEOUT_S).
 Handlers receive the dependencies (`runtime.deps`), never the runtime.
@@ -28,6 +29,7 @@ from services.common.db import migrate, pool_from_settings
 from services.common.fanout import Fanout
 from services.common.health import Check, postgres_check, redis_check
 from services.common.logging import get_logger
+from services.common.metrics import StreamGroupGauges
 from services.common.outbox import OutboxRelay
 from services.common.revocations import RevocationFollower, Revocations
 from services.common.settings import Settings
@@ -73,8 +75,13 @@ class ServiceSpec(Generic[S, D]):
 
 
 class ServiceRuntime(Generic[D]):
+    # How often the lag and pending entries of the groups the service consumes are sampled
+    # (inovasi_stream_lag, inovasi_stream_pending); set on an instance before start() to change.
+    STREAM_SAMPLE_S = 5.0
+
     def __init__(self, spec: ServiceSpec[S, D], settings: S) -> None:
         self.spec = spec
+        self.stream_sample_s = self.STREAM_SAMPLE_S
         self.settings = settings
         self.name = spec.name
         self._stack: AsyncExitStack | None = None
@@ -145,6 +152,20 @@ class ServiceRuntime(Generic[D]):
                 spec.subscribe(consumer, deps)
                 await consumer.start()
                 stack.push_async_callback(consumer.stop)  # stopped first: in-flight events finish
+                # The groups' lag and pending entries, on a connection of its own (the HTTP
+                # pool's clients cannot starve it); stopped before the consumers.
+                gauges_redis = make_redis(
+                    settings.redis_url, socket_timeout=2.0, client_name=f"inovasi-stream-gauges:{self.name}"
+                )
+                stack.push_async_callback(gauges_redis.aclose)
+                gauges = StreamGroupGauges(
+                    gauges_redis,
+                    [(sub.stream, sub.group) for sub in consumer.subscriptions],
+                    stream_prefix=settings.stream_prefix,
+                    interval_s=self.stream_sample_s,
+                )
+                await gauges.start()
+                stack.push_async_callback(gauges.stop)
             self.checks = {"postgres": postgres_check(pool), "redis": redis_check(redis), **spec.checks(deps)}
             self._infrastructure, self._deps = infrastructure, deps
             self._stack = stack.pop_all()
