@@ -16,12 +16,12 @@ from fastapi.staticfiles import StaticFiles
 from services.common.body_limit import BodyLimit
 from services.common.events import SCORING_STREAM
 from services.common.health import Check, health_router
+from services.common.http import RequestMetrics
 from services.common.logging import CorrelationIdMiddleware
 from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.web.adapters.api import Apis
 from services.web.adapters.files import FileStore
-from services.web.adapters.live import ScoreEvents
 from services.web.adapters.passwords import PasswordHasher
 from services.web.dependencies import WebDeps
 from services.web.entrypoints import http, region_pages, work_pages
@@ -43,7 +43,8 @@ async def dependencies(infrastructure: Infrastructure[WebSettings], *, api_app: 
     files = FileStore(settings.s3_endpoint_url(), settings.evidence_public_s3_url,
                       timeout_s=settings.web_api_timeout_s)
     try:
-        score_events = ScoreEvents(infrastructure.redis, settings.stream(SCORING_STREAM), infrastructure.stopping)
+        # The dashboards' live feed: one reader of scoring.events per process (fan-out).
+        score_events = infrastructure.fanout.hub(SCORING_STREAM)
         yield WebDeps(settings=settings, pool=infrastructure.pool, passwords=PasswordHasher(), auth_secret=secret,
                       wake_relay=infrastructure.wake_relay, apis=apis, score_events=score_events, files=files)
     finally:
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, *, api_app: Any = None, api_pre
     app.add_middleware(SecurityHeaders)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(BodyLimit, default=resolved.max_request_body_bytes, routes=work_pages.body_limits(resolved))
+    app.add_middleware(RequestMetrics, service=SERVICE)  # outermost: refusals are timed too
     app.include_router(health_router(_Checks(runtime)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(http.router)

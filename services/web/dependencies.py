@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.common.errors import Unavailable
+from services.common.fanout import StreamHub
 from services.web.adapters.api import Apis
 from services.web.adapters.files import FileStore
-from services.web.adapters.live import ScoreEvents
 from services.web.adapters.passwords import PasswordHasher
 from services.web.settings import WebSettings
 
@@ -31,7 +31,7 @@ class WebDeps:
     apis: Apis | None = None  # None for the command line, which calls no API
     clock: Callable[[], datetime] = utcnow
     # scoring.events, for the dashboards' live feed (None for the command line)
-    score_events: ScoreEvents | None = None
+    score_events: StreamHub | None = None
     # evidence files from object storage, for the work pages (None for the command line)
     files: FileStore | None = None
 
@@ -40,7 +40,7 @@ class WebDeps:
             raise Unavailable(reason="the APIs are not reachable from here")
         return self.apis
 
-    def require_score_events(self) -> ScoreEvents:
+    def require_score_events(self) -> StreamHub:
         if self.score_events is None:
             raise Unavailable(reason="the score event stream is not reachable from here")
         return self.score_events

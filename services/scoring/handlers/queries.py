@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
@@ -187,8 +188,26 @@ async def gap(deps: ScoringDeps, principal: Principal, query: GapQuery) -> GapPl
     methodology = methodology_of(query.cycle)
     info = known_region(query.region)
     _require_region_reader(principal, query.region)
-    region = await _engine_region(deps, query.cycle, info)
+    async with deps.pool.acquire() as conn:
+        state = await state_store.load_region_state(conn, query.cycle, info.code)
+    # Planning is a greedy search (hundreds of ms for a busy region) and every dashboard load
+    # asks for it: a plan is kept for the exact state it was made from.
+    key = (methodology, query.figure, query.target, query.maturity, info.code, repr(state))
+    plan = _GAP_PLANS.get(key)
+    if plan is not None:
+        _GAP_PLANS.move_to_end(key)
+        return plan
+    spd, innovations, evidence = state
+    region = region_from_state(info.code, info.type, province_key(info), spd, innovations, evidence)
     try:
-        return plan_gap(region, compile_methodology(methodology), query.figure, query.target, query.maturity)
+        plan = plan_gap(region, compile_methodology(methodology), query.figure, query.target, query.maturity)
     except TargetError as exc:
         raise InvalidInput.at("query.target", str(exc)) from None
+    _GAP_PLANS[key] = plan
+    if len(_GAP_PLANS) > GAP_PLANS_KEPT:
+        _GAP_PLANS.popitem(last=False)
+    return plan
+
+
+GAP_PLANS_KEPT = 256
+_GAP_PLANS: OrderedDict[tuple[object, ...], GapPlan] = OrderedDict()

@@ -5,9 +5,16 @@ The person must be signed in and may follow only a region whose dashboard it may
 (`Principal.can_read_region`, the page's rule). Without `last_event_id` the feed first sends
 the region's current score — read through the score API as the person, taken after the
 stream position it starts from, so nothing in between is lost — then every `score.updated`
-of the region and every `ranking.changed` that moved it, read from `scoring.events`
-(`adapters/live.py` says why the stream and not scoring's SSE endpoint). Each item carries
-its stream entry id: the browser's `Last-Event-ID` resumes after it.
+of the region and every `ranking.changed` that moved it, read from `scoring.events`. Each
+item carries its stream entry id: the browser's `Last-Event-ID` resumes after it.
+
+Why the stream rather than proxying scoring's SSE feed: under `inovasi up` the pages call the
+APIs in process through `httpx.ASGITransport`, which collects a whole response before it
+returns it (an endless stream never comes back), and a proxy would hold one upstream
+connection per open dashboard. The stream's events are the platform's public contract, read
+through the process's one fan-out reader (`services.common.fanout`, as scoring's own feed):
+any number of open dashboards costs one Redis connection, and a browser that does not keep
+up is dropped (it reconnects with Last-Event-ID) instead of holding the others back.
 
 While the feed is open, the session is checked again every `SESSION_CHECK_S`: once it ends
 (logout, expiry, the account disabled) the feed ends too, and reconnecting is refused.
@@ -16,7 +23,6 @@ The feed also ends when the service begins to stop.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import AsyncGenerator
@@ -25,6 +31,7 @@ from datetime import timedelta
 from services.common.errors import Forbidden, InvalidInput, Unavailable
 from services.common.events import BaseEnvelope, RankingChanged, ScoreUpdated
 from services.common.events import Rank as EventRank
+from services.common.fanout import Batch, Dropped, StreamItem, StreamUnreachable, Subscription
 from services.web.adapters import store
 from services.web.adapters.api import Rank as ApiRank
 from services.web.adapters.api import Score
@@ -37,6 +44,7 @@ from services.web.handlers.shared import api_of
 from services.web.views import LiveFigure, LiveIdle, LiveItem, LiveRankMove, LiveRanks, LiveScore, RankView, SignedIn
 
 SESSION_CHECK_S = 15.0
+KEEPALIVE_S = 5.0  # at most this long without sending anything
 STREAM_ID = re.compile(r"^\d{1,19}-\d{1,19}$")
 MAX_STREAM_ID_PART = 2**64 - 1
 
@@ -62,12 +70,20 @@ async def open_region_feed(
     events = deps.require_score_events()
     cycle = deps.settings.web_cycle
     labels = category_labels(cycle)
-    position = query.last_event_id or await events.position()
+    region = info.code
+
+    def select(item: StreamItem) -> LiveItem | None:  # run once per entry and region, shared
+        return item.shared(("web", region, cycle), lambda: concerning(item.event, item.entry_id, region, cycle, labels))
+
+    try:
+        subscription: Subscription[LiveItem] = await events.subscribe(select, after=query.last_event_id)
+    except StreamUnreachable:
+        raise Unavailable(reason="the score event stream is unreachable; retry shortly") from None
     first: LiveScore | None = None
-    if query.last_event_id is None:
+    if query.last_event_id is None:  # read after subscribing: nothing in between is missed
         score = await api_of(deps, person).region_score(cycle, info.code)
-        first = live_score(position, score, labels)
-    return _feed(deps, person, info.code, cycle, position, first, labels)
+        first = live_score(subscription.position, score, labels)
+    return _feed(deps, person, subscription, first)
 
 
 def _rank(rank: ApiRank | EventRank | None) -> RankView | None:
@@ -119,32 +135,20 @@ async def _session_alive(deps: WebDeps, person: SignedIn) -> bool:
 
 
 async def _feed(
-    deps: WebDeps, person: SignedIn, region: str, cycle: int, position: str, first: LiveScore | None,
-    labels: dict[str, str],
+    deps: WebDeps, person: SignedIn, subscription: Subscription[LiveItem], first: LiveScore | None
 ) -> AsyncGenerator[LiveItem]:
-    events = deps.require_score_events()
     if first is not None:
         yield first
     checked = time.monotonic()
-    while True:
+    async for delivery in subscription.deliveries(idle_s=KEEPALIVE_S):
         if time.monotonic() - checked >= SESSION_CHECK_S:
             if not await _session_alive(deps, person):
                 return
             checked = time.monotonic()
-        try:
-            read = await events.read(position)
-        except Unavailable:
-            await asyncio.sleep(1)  # Redis unavailable: keep the browser, try again
-            yield LiveIdle(stream_unavailable=True)
-            continue
-        if read is None:
-            return  # the service is stopping: end the response so the server can stop
-        position, batch = read
-        sent = False
-        for entry_id, event in batch:
-            item = concerning(event, entry_id, region, cycle, labels)
-            if item is not None:
+        if isinstance(delivery, Batch):
+            for item in delivery.items:
                 yield item
-                sent = True
-        if not sent:
-            yield LiveIdle()
+        elif isinstance(delivery, Dropped):
+            return  # too slow to keep up: the browser reconnects with Last-Event-ID
+        else:
+            yield LiveIdle(stream_unavailable=delivery.stream_unavailable)
