@@ -189,10 +189,16 @@ class StreamHub:
         self, select: Select[T], *, after: str | None = None, queue_size: int | None = None
     ) -> Subscription[T]:
         """A subscription to the entries after `after` (an entry id), or (None) after the
-        stream's newest. Asks Redis once, so it raises `StreamUnreachable` when Redis does not
-        answer. Nothing is held for it until its `deliveries()` are iterated."""
+        stream's newest. Asks Redis once when the hub's reader is not (yet) following the stream,
+        so it raises `StreamUnreachable` when Redis does not answer. Nothing is held for it
+        until its `deliveries()` are iterated."""
         if self._closed:
             return Subscription(self, select, after or "0-0", queue_size or self.queue_size, closed=True)
+        if self._reader is not None and self.readable:
+            # The reader is following the stream: what comes after the newest entry it has
+            # read reaches this subscriber through it, so Redis need not be asked (a burst of
+            # dashboards connecting at once costs Redis nothing).
+            return Subscription(self, select, after or self._position, queue_size or self.queue_size, closed=False)
         try:
             newest = await stream_position(self._control_client(), self.key)
         except (RedisError, OSError, TimeoutError) as exc:
