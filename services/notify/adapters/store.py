@@ -149,6 +149,13 @@ async def save_seen_score(
 # --- deliveries --------------------------------------------------------------------------
 
 
+# A subscription's receiver as the delivery worker limits it: `scheme://authority` of its
+# URL, as written (so "https://hooks.example.org" and "https://hooks.example.org:8443" are two).
+# Stored with each delivery (deliveries.target, '' for a URL without one: see
+# migrations/002_delivery_target.sql, whose trigger and backfill use the same expression).
+TARGET_SQL = r"substring(s.url from '^[^:/?#]+://[^/?#]*')"
+
+
 async def enqueue_deliveries(
     conn: Connection,
     *,
@@ -164,8 +171,8 @@ async def enqueue_deliveries(
     `scopes`; none for a (subscription, event, kind) that already has one. Returns how
     many were created."""
     status = await conn.execute(
-        """INSERT INTO deliveries (subscription_id, event_id, event_type, kind, cycle, region, body)
-           SELECT s.id, $1, $2, $3, $4, $5, $6
+        f"""INSERT INTO deliveries (subscription_id, event_id, event_type, kind, cycle, region, body, target)
+           SELECT s.id, $1, $2, $3, $4, $5, $6, coalesce({TARGET_SQL}, '')
            FROM subscriptions s
            JOIN unnest($7::text[], $8::text[]) AS scope(kind, code)
              ON s.scope_kind = scope.kind AND s.scope_code = scope.code
@@ -178,9 +185,15 @@ async def enqueue_deliveries(
     return int(status.split()[-1])
 
 
-# A subscription's receiver as the delivery worker limits it: `scheme://authority` of its
-# URL, as written (so "https://hooks.example.org" and "https://hooks.example.org:8443" are two).
-TARGET_SQL = r"substring(s.url from '^[^:/?#]+://[^/?#]*')"
+# The receivers with pending deliveries, one index probe each (a skip scan of
+# deliveries_target_due: PostgreSQL has no loose index scan of its own), ending in a NULL row.
+_TARGETS_CTE = """targets (target) AS (
+               (SELECT d.target FROM deliveries d WHERE d.status = 'pending' ORDER BY d.target LIMIT 1)
+               UNION ALL
+               SELECT (SELECT d.target FROM deliveries d
+                        WHERE d.status = 'pending' AND d.target > t.target ORDER BY d.target LIMIT 1)
+                 FROM targets t WHERE t.target IS NOT NULL
+           )"""
 
 
 @dataclass(frozen=True)
@@ -193,7 +206,7 @@ class ClaimedDelivery:
     body: str
     url: str
     secret: str
-    target: str = ""  # the receiver (TARGET_SQL): whose concurrency limit applies
+    target: str = ""  # the receiver (deliveries.target, TARGET_SQL): whose concurrency limit applies
 
 
 async def claim_due(
@@ -210,20 +223,34 @@ async def claim_due(
     lease ends. Attempts a crashed worker left in flight are marked abandoned. At most
     `per_target` deliveries per receiver, none for the receivers in `skip_targets` (those
     the caller is already busy with): a receiver with a long backlog takes its share, never
-    the whole claim. Call in a transaction."""
+    the whole claim. Call in a transaction.
+
+    Its cost grows with the number of receivers with pending deliveries, not with the
+    backlog: the receivers come from a skip scan of deliveries_target_due, each one's first
+    `per_target` due deliveries from its range of that index, and only those (at most
+    receivers x per_target rows) are sorted, locked in that order (skipping locked ones)
+    and cut to `limit`."""
     rows = await conn.fetch(
-        f"""WITH due AS (
-               SELECT d.id, d.next_attempt_at, {TARGET_SQL} AS target,
-                      row_number() OVER (PARTITION BY {TARGET_SQL} ORDER BY d.next_attempt_at, d.id) AS nth
-                 FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-                WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        f"""WITH RECURSIVE {_TARGETS_CTE},
+           due AS (
+               -- each receiver's oldest `per_target` due deliveries, from its index range
+               SELECT c.id, c.next_attempt_at
+                 FROM targets t
+                 CROSS JOIN LATERAL (
+                      SELECT d.id, d.next_attempt_at FROM deliveries d
+                       WHERE d.target = t.target AND d.status = 'pending' AND d.next_attempt_at <= now()
+                       ORDER BY d.next_attempt_at, d.id
+                       LIMIT $3) c
+                WHERE t.target IS NOT NULL AND NOT (t.target = ANY ($4::text[]))
            ), picked AS (
-               SELECT d.id FROM deliveries d JOIN due ON due.id = d.id
-                WHERE due.nth <= $3 AND NOT (due.target = ANY ($4::text[]))
+               -- those few by primary key (an id list, whatever the row estimates: never a
+               -- scan of the table), locked oldest due first, the locked ones skipped
+               SELECT d.id FROM deliveries d
+                WHERE d.id = ANY (ARRAY(SELECT due.id FROM due))
                   AND d.status = 'pending' AND d.next_attempt_at <= now()
-                ORDER BY due.next_attempt_at, due.id
+                ORDER BY d.next_attempt_at, d.id
                 LIMIT $1
-                FOR UPDATE OF d SKIP LOCKED
+                FOR UPDATE SKIP LOCKED
            )
            UPDATE deliveries d
               SET attempts = d.attempts + 1,
@@ -231,8 +258,7 @@ async def claim_due(
                   updated_at = now()
              FROM picked, subscriptions s
             WHERE d.id = picked.id AND s.id = d.subscription_id
-        RETURNING d.id, d.attempts, d.subscription_id, d.event_id, d.kind, d.body, s.url, s.secret,
-                  {TARGET_SQL} AS target""",
+        RETURNING d.id, d.attempts, d.subscription_id, d.event_id, d.kind, d.body, s.url, s.secret, d.target""",
         limit, float(lease_s), per_target if per_target is not None else limit, list(skip_targets),
     )
     if not rows:
@@ -346,10 +372,16 @@ async def seconds_until_next_due(conn: Connection, skip_targets: Sequence[str] =
             "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM deliveries WHERE status = 'pending'"
         )
     else:
+        # Per receiver, its earliest from the index: not a scan of a busy receiver's backlog.
         value = await conn.fetchval(
-            f"""SELECT extract(epoch FROM min(d.next_attempt_at) - now())
-                  FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id
-                 WHERE d.status = 'pending' AND NOT ({TARGET_SQL} = ANY ($1::text[]))""",
+            f"""WITH RECURSIVE {_TARGETS_CTE}
+                SELECT extract(epoch FROM min(first.next_attempt_at) - now())
+                  FROM targets t
+                  CROSS JOIN LATERAL (
+                       SELECT d.next_attempt_at FROM deliveries d
+                        WHERE d.target = t.target AND d.status = 'pending'
+                        ORDER BY d.next_attempt_at LIMIT 1) first
+                 WHERE t.target IS NOT NULL AND NOT (t.target = ANY ($1::text[]))""",
             list(skip_targets),
         )
     return None if value is None else float(value)
