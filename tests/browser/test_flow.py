@@ -163,12 +163,14 @@ async def upload_evidence(operator: Person) -> None:
         assert await upload.locator("[data-upload-error]").is_hidden()
 
 
-async def submit(operator: Person, innovation: str) -> None:
+async def submit(operator: Person, innovation: str) -> float:
+    """Submit through the page; when the button was pressed (time.monotonic())."""
     page = operator.page
     await page.goto(f"/inovasi/{innovation}")  # the checklist as the server sees it now
     checklist = page.get_by_test_id("kelayakan")
     unmet = await checklist.locator('[data-met="false"]').all_inner_texts()
     assert await checklist.get_attribute("data-eligible") == "true", unmet
+    pressed = time.monotonic()
     async with page.expect_navigation():
         await page.get_by_test_id("ajukan").click()
     assert await page.get_by_test_id("status-inovasi").get_attribute("data-status") == "submitted"
@@ -177,6 +179,7 @@ async def submit(operator: Person, innovation: str) -> None:
         states = await page.get_by_test_id(f"bukti-{code}").locator("[data-evidence]").evaluate_all(
             "items => items.map(li => li.dataset.state)")
         assert states == ["pending"], (code, states)
+    return pressed
 
 
 async def test_operator_submits_verifier_decides_and_the_dashboard_follows_live(people: People) -> None:
@@ -190,9 +193,8 @@ async def test_operator_submits_verifier_decides_and_the_dashboard_follows_live(
     await answer_mandatory(operator)
     await upload_evidence(operator)
     before = await shown(dashboard)
-    started = time.monotonic()
-    await submit(operator, innovation)
-    await wait_for_change(dashboard, platform, before, started, "the submission")
+    pressed = await submit(operator, innovation)
+    await wait_for_change(dashboard, platform, before, pressed, "the submission")
     await agrees_with_api(dashboard, platform)
 
     verifier = await people.signed_in("verifier", REGION, name="verifier")
