@@ -44,6 +44,7 @@ class Journey:
         self.admin = token("region_admin", region)
         self.verifier = token("verifier", region)
         self.viewer = token("viewer", region)
+        self.last_spd_event: str | None = None  # X-Event-Id of the last SPD answer set
 
     async def check(self, response: httpx.Response, *expected: int) -> dict:
         request = response.request
@@ -83,7 +84,9 @@ class Journey:
         response = await self.client.put(
             f"/intake/v1/cycles/{CYCLE}/regions/{self.region}/spd/{indicator}",
             json={"level": level}, headers={**self.admin, "If-Match": str(version)})
-        return await self.check(response, 200)
+        body = await self.check(response, 200)
+        self.last_spd_event = response.headers.get("x-event-id")
+        return body
 
     async def upload(self, indicator: str, innovation: dict | None = None) -> dict:
         """Upload evidence for an SID answer (operator, with the innovation's upload grant, so

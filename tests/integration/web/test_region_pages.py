@@ -62,12 +62,18 @@ async def claim_spd(journey: Journey, *indicators: str) -> dict[str, Any]:
     """The region admin answers SPD indicators at level 3 with evidence (pending): the
     claimed and provisional figures move, the validated one waits for a verifier. The
     region's score once it reflects the last upload."""
+    events: list[str] = []
     for indicator in indicators:
         await journey.set_spd(indicator, 3)
+        assert journey.last_spd_event is not None
         uploaded = await journey.upload(indicator)
-    response = await journey.client.get(f"/scoring/v1/cycles/{CYCLE}/regions/{journey.region}/score",
-                                        params={"after_event": uploaded["event_id"]}, headers=journey.viewer)
-    assert response.headers["x-event-reflected"] == "true"
+        events += [journey.last_spd_event, uploaded["event_id"]]
+    # Both kinds of event: intake's and evidence's streams are scored by separate consumers,
+    # so the upload may be reflected before the answer it documents.
+    for event in events:
+        response = await journey.client.get(f"/scoring/v1/cycles/{CYCLE}/regions/{journey.region}/score",
+                                            params={"after_event": event}, headers=journey.viewer)
+        assert response.headers["x-event-reflected"] == "true"
     return response.json()
 
 
