@@ -9,12 +9,13 @@ as soon as the service begins to shut down."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable
 
 from services.common.data.regions import RegionInfo, load_regions
 from services.common.errors import InvalidInput, Unavailable
 from services.common.events import RankingChange, RankingChanged, RankMove, RegionScore, ScoreUpdated
-from services.common.fanout import Batch, Dropped, StreamItem, StreamUnreachable, Subscription
+from services.common.fanout import Batch, Dropped, EntryKey, StreamItem, StreamUnreachable, Subscription, entry_key
 from services.common.principal import Principal
 from services.scoring.dependencies import ScoringDeps
 from services.scoring.domain.queries import FeedQuery
@@ -49,9 +50,36 @@ async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQu
         raise Unavailable(reason="the event stream is unreachable; retry shortly") from None
     snapshot: list[RegionScore] = []
     if query.last_event_id is None:  # read after subscribing: nothing between is missed
-        followed = [info for info in load_regions().values() if _follows(query, info)]
-        snapshot = await current_scores(deps, query.cycle, methodology, followed)
+        snapshot = await _snapshot(deps, query, methodology, subscription.position)
     return _feed(deps, subscription, snapshot)
+
+
+# Snapshot reads in flight, by what they follow: a burst of dashboards opening the same feed
+# (an office's screens, a morning's logins) shares one read instead of each waiting for a
+# pooled connection. A feed joins only a read that began once the stream position it
+# subscribed at had been read: every event up to that position was committed before it was
+# published, so the shared read sees it, and the subscription delivers everything after.
+_SNAPSHOTS: dict[tuple[int, str | None, str | None], tuple[EntryKey, asyncio.Task[list[RegionScore]]]] = {}
+
+
+async def _snapshot(deps: ScoringDeps, query: FeedQuery, methodology: str, position: str) -> list[RegionScore]:
+    key = (query.cycle, query.region, query.province)
+    mine = entry_key(position)
+    found = _SNAPSHOTS.get(key)
+    if found is not None and not found[1].done() and found[0] >= mine:
+        return await asyncio.shield(found[1])
+    followed = [info for info in load_regions().values() if _follows(query, info)]
+    task = asyncio.ensure_future(current_scores(deps, query.cycle, methodology, followed))
+    _SNAPSHOTS[key] = (mine, task)
+
+    def forget(done: asyncio.Task[list[RegionScore]]) -> None:
+        if key in _SNAPSHOTS and _SNAPSHOTS[key][1] is done:
+            del _SNAPSHOTS[key]
+        if not done.cancelled():
+            done.exception()  # retrieved: the feeds that waited got it; none may be left
+
+    task.add_done_callback(forget)
+    return await asyncio.shield(task)
 
 
 def _follows(query: FeedQuery, info: RegionInfo) -> bool:
