@@ -249,7 +249,7 @@ def create_service_app(
     app.add_middleware(BodyLimit, default=runtime.settings.max_request_body_bytes, routes=body_limits)
     # ...and timed outside that, so its refusals count too. (Added last, so it runs first.)
     app.add_middleware(RequestMetrics, service=runtime.name)
-    app.include_router(health_router(_RuntimeChecks(runtime)))
+    app.include_router(health_router(RuntimeChecks(runtime)))
     install_api_docs(app)
     for router in routers:
         app.include_router(router)
@@ -384,7 +384,7 @@ def install_api_docs(app: FastAPI) -> None:
         )
 
 
-class _RuntimeChecks(Mapping[str, Check]):
+class RuntimeChecks(Mapping[str, Check]):
     """The readiness checks exist only once the lifespan has opened the infrastructure."""
 
     def __init__(self, runtime: ServiceRuntime[Any]) -> None:

@@ -5,7 +5,7 @@ process when the platform mounts them beside it (`inovasi up`), else at INOVASI_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from services.common.body_limit import BodyLimit
 from services.common.events import SCORING_STREAM
-from services.common.health import Check, health_router
-from services.common.http import RequestMetrics
+from services.common.health import health_router
+from services.common.http import RequestMetrics, RuntimeChecks
 from services.common.logging import CorrelationIdMiddleware
 from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
@@ -57,22 +57,6 @@ def spec(api_app: Any = None) -> ServiceSpec[WebSettings, WebDeps]:
                        dependencies=partial(dependencies, api_app=api_app))
 
 
-class _Checks(Mapping[str, Check]):
-    """The readiness checks exist only once the lifespan has opened the infrastructure."""
-
-    def __init__(self, runtime: ServiceRuntime[Any]) -> None:
-        self._runtime = runtime
-
-    def __getitem__(self, key: str) -> Check:
-        return self._runtime.checks[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._runtime.checks)
-
-    def __len__(self) -> int:
-        return len(self._runtime.checks)
-
-
 def create_app(settings: Settings | None = None, *, api_app: Any = None, api_prefixes: Sequence[str] = ()) -> FastAPI:
     """The web app. `api_app`: the ASGI app serving the APIs in this process (the platform);
     without it, INOVASI_WEB_API_URL must say where they are. `api_prefixes`: the APIs
@@ -103,7 +87,7 @@ def create_app(settings: Settings | None = None, *, api_app: Any = None, api_pre
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(BodyLimit, default=resolved.max_request_body_bytes, routes=work_pages.body_limits(resolved))
     app.add_middleware(RequestMetrics, service=SERVICE)  # outermost: refusals are timed too
-    app.include_router(health_router(_Checks(runtime)))
+    app.include_router(health_router(RuntimeChecks(runtime)))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(http.router)
     app.include_router(region_pages.router)  # the dashboard, its live feed, profiles, rankings
