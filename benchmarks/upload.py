@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: services and tests from this checkout
     sys.path.append(str(ROOT))
 
+from devtools.demo.files import assemble_pdf  # noqa: E402
 from services.common.tokens import issue_token  # noqa: E402
 from tests.support.infra import DATABASE_URL, REDIS_URL, delete_keys, drop_schema, free_port, unique_suffix  # noqa: E402
 from tests.support.s3 import S3Endpoint, moto_s3_server_process  # noqa: E402
@@ -71,17 +72,7 @@ def pdf_of_size(size: int) -> bytes:
 
     def build(padding: int) -> bytes:
         payload = os.urandom(padding)
-        objects = [*fixed, b"<< /Length %d >>\nstream\n" % padding + payload + b"\nendstream"]
-        out = bytearray(b"%PDF-1.4\n")
-        offsets = []
-        for number, body in enumerate(objects, start=1):
-            offsets.append(len(out))
-            out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-        xref = len(out)
-        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-        out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-        out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-        return bytes(out)
+        return assemble_pdf([*fixed, b"<< /Length %d >>\nstream\n" % padding + payload + b"\nendstream"])
 
     overhead = len(build(0))
     # The Length digits grow with the padding: adjust once more for them.

@@ -32,6 +32,12 @@ def minimal_pdf(lines: Sequence[str]) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return assemble_pdf(objects)
+
+
+def assemble_pdf(objects: Sequence[bytes]) -> bytes:
+    """A PDF file of `objects` (numbered from 1, the first the catalog), with a correct
+    cross-reference table."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
