@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -47,9 +47,7 @@ async def enqueue(conn: Connection, event: BaseEnvelope, stream: str | None = No
     """
     if not conn.is_in_transaction():
         raise RuntimeError("enqueue must run inside the transaction of the business write")
-    stream = stream or stream_of(event.producer)
-    if stream not in STREAMS:
-        raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+    stream = _checked_stream(event, stream)
     await conn.execute(
         "INSERT INTO outbox (event_id, stream, type, payload) VALUES ($1, $2, $3, $4)",
         event.event_id,
@@ -57,6 +55,31 @@ async def enqueue(conn: Connection, event: BaseEnvelope, stream: str | None = No
         event.type,
         event.model_dump_json(),
     )
+
+
+def _checked_stream(event: BaseEnvelope, stream: str | None) -> str:
+    stream = stream or stream_of(event.producer)
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream {stream!r}; expected one of {', '.join(STREAMS)}")
+    return stream
+
+
+def insert_for_each(source: str, first_parameter: int) -> str:
+    """SQL that enqueues one event for each row of `source` — a data-modifying CTE of the same
+    statement, usually the business write's `UPDATE … RETURNING` — with the event in the
+    four parameters from `$first_parameter` on (`outbox_parameters`). A write that changes
+    nothing enqueues nothing, and a single statement is its own transaction: the state and
+    its event commit together in one round trip, without BEGIN and COMMIT."""
+    n = first_parameter
+    return (
+        "INSERT INTO outbox (event_id, stream, type, payload) "
+        f"SELECT ${n}::uuid, ${n + 1}::text, ${n + 2}::text, ${n + 3}::json FROM {source}"
+    )
+
+
+def outbox_parameters(event: BaseEnvelope, stream: str | None = None) -> tuple[Any, str, str, str]:
+    """The parameters of `insert_for_each`: the event's id, stream, type and wire JSON."""
+    return event.event_id, _checked_stream(event, stream), event.type, event.model_dump_json()
 
 
 async def enqueue_many(conn: Connection, events: Sequence[BaseEnvelope]) -> None:

@@ -109,6 +109,35 @@ def issue_token(
 
 
 def verify_token(secret: str, token: str) -> Principal:
+    return _verified(secret, token)[0]
+
+
+class VerifiedTokens:
+    """`verify_token` for a service's requests, remembering what it verified: an operator's
+    client sends the same token with every request, and checking its signature and claims
+    each time costs more than the rest of authentication. A remembered token is answered
+    until its `exp`, then verified again (and refused as expired). Bounded: past
+    `max_entries` the oldest is forgotten. Revocation is not remembered here; the caller
+    checks it on every request."""
+
+    def __init__(self, secret: str, max_entries: int = 10_000) -> None:
+        self._secret = secret
+        self._max_entries = max_entries
+        self._known: dict[str, tuple[Principal, int]] = {}
+
+    def verify(self, token: str) -> Principal:
+        known = self._known.get(token)
+        if known is not None and time.time() < known[1]:
+            return known[0]
+        principal, expires = _verified(self._secret, token)
+        if known is None and len(self._known) >= self._max_entries:
+            del self._known[next(iter(self._known))]
+        self._known[token] = (principal, expires)
+        return principal
+
+
+def _verified(secret: str, token: str) -> tuple[Principal, int]:
+    """The token's principal and its expiry (epoch seconds), or TokenError."""
     try:
         claims = jwt.decode(
             token,
@@ -145,7 +174,8 @@ def verify_token(secret: str, token: str) -> Principal:
     issued, expires, limit = claims["iat"], claims["exp"], max_ttl_s(token_id)
     if not isinstance(issued, int) or not isinstance(expires, int) or expires - issued > limit:
         raise TokenError(f"invalid token: valid for longer than {limit // 86400} days")
-    return Principal(subject=claims["sub"], role=role, region=region, agency=agency, token_id=token_id)
+    principal = Principal(subject=claims["sub"], role=role, region=region, agency=agency, token_id=token_id)
+    return principal, expires
 
 
 # --- upload grants ---------------------------------------------------------------------------
@@ -168,9 +198,25 @@ class UploadGrants:
     """Issues (intake) and verifies (evidence) upload grants: short-lived JWTs signed with
     `INOVASI_AUTH_SECRET`, for one innovation."""
 
-    def __init__(self, secret: str, ttl_s: int = 3600) -> None:
+    def __init__(self, secret: str, ttl_s: int = 3600, max_remembered: int = 10_000) -> None:
         self._secret = secret
         self.ttl_s = ttl_s
+        self._max_remembered = max_remembered
+        self._recent: dict[UploadGrant, tuple[int, str]] = {}
+
+    def current(self, grant: UploadGrant, now: float | None = None) -> str:
+        """A grant for every answer about an innovation without signing one each time: the
+        one issued for it less than a quarter of the lifetime ago (so it is always valid for
+        at least three quarters of it), else a new one."""
+        at = int(now if now is not None else time.time())
+        recent = self._recent.get(grant)
+        if recent is not None and 0 <= at - recent[0] < self.ttl_s // 4:
+            return recent[1]
+        token = self.issue(grant, now=at)
+        if recent is None and len(self._recent) >= self._max_remembered:
+            del self._recent[next(iter(self._recent))]
+        self._recent[grant] = (at, token)
+        return token
 
     def issue(self, grant: UploadGrant, now: float | None = None) -> str:
         issued = int(now if now is not None else time.time())

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 
 from services.common.db import Connection
+from services.common.events import BaseEnvelope
+from services.common.outbox import insert_for_each, outbox_parameters
 from services.intake.domain.cycle import Cycle
 from services.intake.domain.innovation import Innovation
 from services.intake.domain.profile import Profile
@@ -53,10 +55,10 @@ class SpdAnswerRecord:
 # --- cycles ------------------------------------------------------------------------------
 
 
-async def get_cycle(conn: Connection, year: int) -> Cycle | None:
-    row = await conn.fetchrow("SELECT * FROM cycles WHERE year = $1", year)
-    if row is None:
-        return None
+_CYCLE_COLUMNS = "year, methodology, window_opens_at, window_closes_at, application_from, application_to"
+
+
+def _cycle(row: asyncpg.Record) -> Cycle:
     return Cycle(
         year=row["year"],
         methodology=row["methodology"],
@@ -65,6 +67,28 @@ async def get_cycle(conn: Connection, year: int) -> Cycle | None:
         application_from=row["application_from"],
         application_to=row["application_to"],
     )
+
+
+async def get_cycle(conn: Connection, year: int) -> Cycle | None:
+    row = await conn.fetchrow(f"SELECT {_CYCLE_COLUMNS} FROM cycles WHERE year = $1", year)
+    return _cycle(row) if row is not None else None
+
+
+async def get_cycle_and_innovation(
+    conn: Connection, year: int, innovation_id: str
+) -> tuple[Cycle, Innovation | None] | None:
+    """The cycle and its innovation with this id (None when there is none), in one round
+    trip; None when there is no such cycle."""
+    cycle_columns = ", ".join(f"c.{name}" for name in _CYCLE_COLUMNS.split(", "))
+    row = await conn.fetchrow(
+        f"""SELECT {cycle_columns}, i.*
+            FROM cycles c LEFT JOIN innovations i ON i.id = $2 AND i.cycle = c.year
+            WHERE c.year = $1""",
+        year, innovation_id,
+    )
+    if row is None:
+        return None
+    return _cycle(row), (_innovation(row) if row["id"] is not None else None)
 
 
 # --- agencies ----------------------------------------------------------------------------
@@ -152,31 +176,37 @@ async def insert_innovation(conn: Connection, innovation: Innovation, created_by
     return _innovation(row)
 
 
-async def get_innovation(conn: Connection, cycle: int, innovation_id: str, *, lock: bool = False) -> Innovation | None:
-    row = await conn.fetchrow(
-        f"SELECT * FROM innovations WHERE id = $1 AND cycle = $2{' FOR UPDATE' if lock else ''}",
-        innovation_id, cycle,
-    )
+async def get_innovation(conn: Connection, cycle: int, innovation_id: str) -> Innovation | None:
+    row = await conn.fetchrow("SELECT * FROM innovations WHERE id = $1 AND cycle = $2", innovation_id, cycle)
     return _innovation(row) if row is not None else None
 
 
-async def save_innovation(conn: Connection, innovation: Innovation) -> Innovation:
-    """Write the new state of a row locked with get_innovation(lock=True)."""
-    assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
+_SAVE_ASSIGNMENTS = ", ".join(f"{name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
+# The new state, written only over the version it was computed from (optimistic: no row lock
+# is held between the read and this write), and its event, in one statement.
+_SAVE_WITH_EVENT = f"""
+    WITH saved AS (
+        UPDATE innovations
+        SET status = $3, version = $4, answers = $5, updated_at = now(),
+            submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
+                                ELSE submitted_at END,
+            {_SAVE_ASSIGNMENTS}
+        WHERE id = $1 AND version = $2 - 1
+        RETURNING *
+    ), queued AS ({insert_for_each("saved", 6 + len(_PROFILE_COLUMNS))})
+    SELECT * FROM saved"""
+
+
+async def save_innovation(conn: Connection, innovation: Innovation, event: BaseEnvelope) -> Innovation | None:
+    """Write `innovation` (the state after a change of the version before it) and enqueue
+    `event`, both or neither, in one round trip. None, with nothing written, when the row is
+    no longer at `innovation.version - 1`: a concurrent change committed first."""
     row = await conn.fetchrow(
-        f"""UPDATE innovations
-            SET status = $3, version = $4, answers = $5, updated_at = now(),
-                submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
-                                    ELSE submitted_at END,
-                {assignments}
-            WHERE id = $1 AND version = $2 - 1
-            RETURNING *""",
+        _SAVE_WITH_EVENT,
         innovation.id, innovation.version, innovation.status, innovation.version,
-        dict(innovation.answers), *_profile_values(innovation.profile),
+        dict(innovation.answers), *_profile_values(innovation.profile), *outbox_parameters(event),
     )
-    if row is None:  # only possible without the row lock: a bug, not a client error
-        raise RuntimeError(f"innovation {innovation.id} changed under a held lock")
-    return _innovation(row)
+    return _innovation(row) if row is not None else None
 
 
 async def list_innovations(

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
+from functools import lru_cache
 
 from services.common.methodology.catalogue import UrusanCatalogue, load_urusan
 from services.common.text import control_character_problem
@@ -63,6 +64,7 @@ class Profile:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@lru_cache(maxsize=1024)  # the same texts are counted at every edit, view and check of their innovation
 def count_words(text: str | None) -> int:
     if not text:
         return 0

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.db import Connection
 from services.common.errors import Conflict, Forbidden, InvalidInput
 from services.common.events import (
     InnovationCreated,
@@ -42,7 +41,7 @@ from services.intake.handlers.shared import (
     CycleContext,
     check_version,
     load_cycle,
-    looks_like_innovation_id,
+    load_cycle_and_innovation,
     not_eligible,
     readable,
     readable_region,
@@ -63,7 +62,7 @@ def _view(deps: IntakeDeps, innovation: Innovation, context: CycleContext, now: 
 
 def _grant(deps: IntakeDeps, innovation: Innovation) -> str:
     grant = UploadGrant(innovation.id, innovation.cycle, innovation.region, innovation.agency_id)
-    return deps.grants.issue(grant, now=deps.clock().timestamp())
+    return deps.grants.current(grant, now=deps.clock().timestamp())
 
 
 def _event(event_class: type[InnovationEvent], innovation: Innovation, principal: Principal) -> InnovationEvent:
@@ -157,12 +156,8 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
 
 async def get_innovation(deps: IntakeDeps, principal: Principal, ref: InnovationRef) -> InnovationView:
     async with deps.pool.acquire() as conn:
-        context = await load_cycle(conn, ref.cycle)
-        found = (
-            await store.get_innovation(conn, ref.cycle, ref.innovation_id)
-            if looks_like_innovation_id(ref.innovation_id) else None
-        )
-        innovation = readable(principal, found, ref.innovation_id)
+        context, found = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
+    innovation = readable(principal, found, ref.innovation_id)
     return _view(deps, innovation, context, deps.clock())
 
 
@@ -205,28 +200,29 @@ async def _change(
     *,
     before: Callable[[CycleContext], None] | None = None,
 ) -> InnovationView:
+    """Read, decide, write: two round trips, no transaction held open in between. The write
+    (state and event in one statement) applies only over the version that was read; a
+    concurrent change that committed first makes it a stale version, as if it had come
+    later."""
     now = deps.clock()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        context = await load_cycle(conn, ref.cycle)
+    async with deps.pool.acquire() as conn:
+        context, found = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
         if before is not None:
             before(context)
-        current = writable(principal, await _locked(conn, ref), ref.innovation_id)
+        current = writable(principal, found, ref.innovation_id)
         check_version(expected_version, current.version)
         changed = change(current, context, now)
         if changed is None:  # same as stored: no new version, no event
             return _view(deps, current, context, now)
-        saved = await store.save_innovation(conn, changed)
-        event = _event(event_class, saved, principal)
-        await enqueue(conn, event)
+        event = _event(event_class, changed, principal)
+        saved = await store.save_innovation(conn, changed, event)
+        if saved is None:
+            latest = await store.get_innovation(conn, ref.cycle, ref.innovation_id)
+            check_version(expected_version, latest.version if latest is not None else 0)
+            raise RuntimeError(f"innovation {ref.innovation_id} was not saved at version {changed.version}")
     deps.wake_relay()
     log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
     return _view(deps, saved, context, now).model_copy(update={"event_id": event.event_id})
-
-
-async def _locked(conn: Connection, ref: InnovationRef) -> Innovation | None:
-    if not looks_like_innovation_id(ref.innovation_id):
-        return None
-    return await store.get_innovation(conn, ref.cycle, ref.innovation_id, lock=True)
 
 
 def _edit(apply: Callable[[Innovation], Innovation | None]) -> Change:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from services.common.data.regions import load_regions
 from services.common.db import Connection
@@ -42,8 +43,8 @@ class CycleContext:
     methodology: Methodology
 
     @property
-    def mandatory_sid(self) -> list[MandatoryIndicator]:
-        return [MandatoryIndicator(i.code, i.name) for i in self.methodology.indicators_of("sid") if i.mandatory]
+    def mandatory_sid(self) -> tuple[MandatoryIndicator, ...]:
+        return _mandatory_sid(self.methodology.id)
 
     def indicator(self, code: str, aspect: str) -> Indicator:
         """The indicator of `aspect` named in the path; InvalidInput naming it otherwise."""
@@ -62,11 +63,35 @@ class CycleContext:
         return indicator
 
 
+@cache
+def _mandatory_sid(methodology_id: str) -> tuple[MandatoryIndicator, ...]:
+    indicators = load_methodology(methodology_id).indicators_of("sid")
+    return tuple(MandatoryIndicator(i.code, i.name) for i in indicators if i.mandatory)
+
+
+def _no_cycle(year: int) -> NotFound:
+    return NotFound.at("path.year", f"there is no cycle {year}")
+
+
 async def load_cycle(conn: Connection, year: int) -> CycleContext:
     cycle = await store.get_cycle(conn, year)
     if cycle is None:
-        raise NotFound.at("path.year", f"there is no cycle {year}")
+        raise _no_cycle(year)
     return CycleContext(cycle, load_methodology(cycle.methodology))
+
+
+async def load_cycle_and_innovation(
+    conn: Connection, year: int, innovation_id: str
+) -> tuple[CycleContext, Innovation | None]:
+    """The cycle (NotFound without it) and its innovation with this id (None when there is
+    none), in one round trip."""
+    if not looks_like_innovation_id(innovation_id):
+        return await load_cycle(conn, year), None
+    found = await store.get_cycle_and_innovation(conn, year, innovation_id)
+    if found is None:
+        raise _no_cycle(year)
+    cycle, innovation = found
+    return CycleContext(cycle, load_methodology(cycle.methodology)), innovation
 
 
 def check_region(code: str) -> None:

@@ -5,11 +5,13 @@ agencies' reporting status."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
 from services.common import events as ev
 from services.common.tokens import UploadGrant, UploadGrants
+from services.intake.adapters import store
 from tests.support.platform import AUTH_SECRET, token
 
 from .helpers import (
@@ -196,6 +198,33 @@ async def test_two_writers_with_the_same_version_one_wins_the_other_gets_412(app
     current = (await client.get(url, headers=OPERATOR)).json()
     assert (current["name"], current["version"]) == (winner["name"], 2)
     assert [e.version for e in await all_published(app)] == [1, 2]
+
+
+async def test_a_write_computed_from_a_version_another_writer_replaced_writes_nothing(app, client):
+    """The write after the read, decided on the version read: when a concurrent writer
+    committed in between, neither the state nor its event is written (the request answers
+    412), however the two interleave."""
+    await register_agency(client, "dinkes")
+    innovation = await create_innovation(client)
+    url = f"/v1/cycles/2026/innovations/{innovation['id']}"
+    async with app.state.runtime.pool.acquire() as conn:
+        read = await store.get_innovation(conn, 2026, innovation["id"])
+    assert read is not None and read.version == 1
+    replaced = await client.put(url, json=eligible_body(name="Yang lebih dulu"), headers=if_match(1))
+    assert replaced.status_code == 200, replaced.text
+
+    late = read.with_profile(replace(read.profile, name="Yang terlambat"))
+    assert late is not None and late.version == 2
+    event = ev.InnovationUpdated(
+        cycle=2026, region=late.region, subject=late.id, version=late.version,
+        data=ev.InnovationState(id=late.id, agency_id=late.agency_id, name=late.profile.name, status=late.status,
+                                urusan_utama=late.profile.urusan_utama, answers={}),
+    )
+    async with app.state.runtime.pool.acquire() as conn:
+        assert await store.save_innovation(conn, late, event) is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE event_id = $1", event.event_id) == 0
+    current = (await client.get(url, headers=OPERATOR)).json()
+    assert (current["name"], current["version"]) == ("Yang lebih dulu", 2)
 
 
 async def test_an_unchanged_write_makes_no_version_and_no_event(app, client):

@@ -6,7 +6,14 @@ import jwt
 import pytest
 
 from services.common.principal import Principal
-from services.common.tokens import TokenError, issue_token, verify_token
+from services.common.tokens import (
+    TokenError,
+    UploadGrant,
+    UploadGrants,
+    VerifiedTokens,
+    issue_token,
+    verify_token,
+)
 
 SECRET = "test-secret-" + "0123456789abcdef" * 4
 
@@ -166,3 +173,36 @@ def test_a_revocable_token_may_live_366_days_another_31():
         verify_token(SECRET, _signed(exp=now + 367 * DAY, jti="tok-1"))
     with pytest.raises(TokenError, match="longer than 31 days"):
         verify_token(SECRET, _signed(exp=now + 32 * DAY))
+
+
+def test_remembered_tokens_answer_as_verify_token_does_until_they_expire():
+    tokens = VerifiedTokens(SECRET)
+    now = int(time.time())
+    token = issue_token(SECRET, "operator", "62.10", agency="dinkes", ttl_s=60, now=now - 59)  # 1 s to live
+    assert tokens.verify(token) == verify_token(SECRET, token)
+    assert tokens.verify(token) == verify_token(SECRET, token)  # remembered: the same answer
+    with pytest.raises(TokenError, match="invalid token"):  # a bad one is never remembered
+        tokens.verify(issue_token("another-secret-" + "f" * 64, "viewer", "62"))
+    time.sleep(max(0.0, now + 1.05 - time.time()))  # past its exp: verified again, refused as expired
+    with pytest.raises(TokenError, match="token expired"):
+        tokens.verify(token)
+
+
+def test_remembered_tokens_are_bounded():
+    tokens = VerifiedTokens(SECRET, max_entries=3)
+    issued = [issue_token(SECRET, "viewer", "62", subject=f"u{n}") for n in range(10)]
+    assert [tokens.verify(t).subject for t in issued] == [f"u{n}" for n in range(10)]
+    assert len(tokens._known) == 3
+
+
+def test_an_upload_grant_is_reissued_once_a_quarter_of_its_lifetime_has_passed():
+    grants = UploadGrants(SECRET, ttl_s=400)
+    grant = UploadGrant("0190-abc", 2026, "62.10", "dinkes")
+    now = int(time.time())
+    first = grants.current(grant, now=now - 99)
+    assert grants.current(grant, now=now) == first
+    assert grants.verify(first) == grant
+    later = grants.current(grant, now=now + 1)
+    assert later != first and jwt.decode(later, options={"verify_signature": False})["iat"] == now + 1
+    other = UploadGrant("0190-def", 2026, "62.10", "dinkes")
+    assert grants.verify(grants.current(other, now=now)) == other
