@@ -201,6 +201,15 @@ def _one_at_a_time(handler: Handler) -> BatchHandler:
     return handle
 
 
+def _each_bound(handler: Handler) -> BatchHandler:
+    async def handle(events: Sequence[Envelope], conn: Connection) -> None:
+        for event in events:
+            with bind_event(event):
+                await handler(event, conn)
+
+    return handle
+
+
 class EventConsumer:
     """One service's stream consumers. Register with `subscribe` / `subscribe_batch` (or the
     `handler` decorator) before `start()`; `stop()` lets in-flight handlers finish (up to
@@ -239,10 +248,16 @@ class EventConsumer:
         *,
         group: str | None = None,
         types: Iterable[str] | None = None,
+        batched: bool = False,
     ) -> Subscription:
         """Handle every event of logical `stream` in consumer group `group` (default: the
         service name), one at a time. With `types`, other event types are acknowledged
-        unhandled."""
+        unhandled. `batched`: read like `subscribe_batch` (a read's entries in one
+        transaction, one XACK), `handler` called for each new event of it in stream order,
+        with the event bound for logs and as the cause of the events it makes — the same
+        effects as one at a time, for a handler of many small events."""
+        if batched:
+            return self._register(stream, _each_bound(handler), group=group, types=types, batched=True)
         return self._register(stream, _one_at_a_time(handler), group=group, types=types, batched=False)
 
     def subscribe_batch(
@@ -293,8 +308,8 @@ class EventConsumer:
                 ack_policy=AckPolicy.MANUAL,  # we XACK after the PostgreSQL commit
                 title=f"{group}:{stream}",
             )
-            async def read_batch(msg: RedisBatchStreamMessage) -> None:
-                await self._process_batch(sub, msg)
+            async def read_batch() -> None:
+                await self._process_batch(sub, self._message())
 
         else:
 
@@ -310,8 +325,8 @@ class EventConsumer:
                 max_workers=s.consumer_max_workers,
                 title=f"{group}:{stream}",
             )
-            async def read(msg: RedisStreamMessage) -> None:
-                await self._process(sub, msg, reclaimed=False)
+            async def read() -> None:
+                await self._process(sub, self._message(), reclaimed=False)
 
         @self.broker.subscriber(
             stream=StreamSub(
@@ -324,10 +339,16 @@ class EventConsumer:
             ack_policy=AckPolicy.MANUAL,
             title=f"{group}:{stream}:reclaimer",
         )
-        async def reclaim(msg: RedisStreamMessage) -> None:
-            await self._process(sub, msg, reclaimed=True)
+        async def reclaim() -> None:
+            await self._process(sub, self._message(), reclaimed=True)
 
         return sub
+
+    def _message(self) -> Any:
+        """The message being handled, from FastStream's context. Declared as a parameter
+        (`msg: RedisStreamMessage`) it would be resolved by fast_depends in a worker thread:
+        a thread hop for every message."""
+        return self.broker.context.get_local("message")
 
     def handler(
         self, stream: str, *, group: str | None = None, types: Iterable[str] | None = None

@@ -1,5 +1,6 @@
 """Evidence's stream subscriptions: innovation events from intake, in group `evidence`, to
-keep the projection that authorises uploads."""
+keep the projection that authorises uploads. Read in batches: in a deadline rush every answer
+is an event here, and a read's events are applied in one transaction."""
 
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ INNOVATION_TYPES = tuple(
 
 
 def subscribe(consumer: EventConsumer, deps: EvidenceDeps) -> None:
-    consumer.subscribe(INTAKE_STREAM, project_innovation, types=INNOVATION_TYPES)
+    consumer.subscribe(INTAKE_STREAM, project_innovation, types=INNOVATION_TYPES, batched=True)

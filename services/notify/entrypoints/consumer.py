@@ -1,5 +1,6 @@
 """Notify's stream subscriptions, in group `notify`: score updates from scoring and
-evidence rejections from evidence (other evidence events are acknowledged unhandled)."""
+evidence rejections from evidence (other evidence events are acknowledged unhandled). Score
+updates are read in batches, a read's in one transaction."""
 
 from __future__ import annotations
 
@@ -10,5 +11,5 @@ from services.notify.handlers import handle_evidence_rejected, handle_score_upda
 
 
 def subscribe(consumer: EventConsumer, deps: NotifyDeps) -> None:
-    consumer.subscribe(SCORING_STREAM, handle_score_updated, types=["score.updated"])
+    consumer.subscribe(SCORING_STREAM, handle_score_updated, types=["score.updated"], batched=True)
     consumer.subscribe(EVIDENCE_STREAM, handle_evidence_rejected, types=["evidence.rejected"])

@@ -24,6 +24,7 @@ from services.common.bus import (
     read_events,
     stream_position,
 )
+from services.common.ids import current_correlation_id
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import Settings
 from tests.support import events as samples
@@ -218,6 +219,29 @@ async def test_types_filter_acks_other_types_without_handling(
     await wait_until(lambda: _pending_is(redis, key, 0), timeout=5)
     async with pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+
+
+async def test_a_batched_subscription_handles_each_event_of_a_read_in_one_transaction_in_order(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, handled_table: str, make_consumer
+) -> None:
+    """`subscribe(batched=True)`: the handler sees each new event, in stream order, with that
+    event's correlation id bound (what the events it makes carry); a duplicate in the read
+    is handled once; the read commits as one transaction."""
+    seen: list[tuple[str, str | None, int]] = []
+
+    async def record_bound(event: ev.Envelope, conn: asyncpg.Connection) -> None:
+        seen.append((event.subject, current_correlation_id(), await conn.fetchval("SELECT txid_current()")))
+        await record(event, conn)
+
+    events = [samples.innovation(innovation_id=f"b{n}", correlation_id=f"corr-{n}") for n in range(5)]
+    key = settings.stream(INTAKE)
+    for event in [*events[:3], events[1], *events[3:]]:  # a duplicate among them
+        await redis.xadd(key, ev.to_entry(event))
+    await make_consumer(record_bound, batched=True)
+    await wait_until(lambda: _has(pool, [f"b{n}" for n in range(5)]), timeout=5)
+    await wait_until(lambda: _pending_is(redis, key, 0), timeout=5)
+    assert [(subject, correlation) for subject, correlation, _ in seen] == [(f"b{n}", f"corr-{n}") for n in range(5)]
+    assert len({transaction for *_, transaction in seen}) == 1  # one read, one transaction
 
 
 # --- poison entries, dead letters, replay -----------------------------------------------------
