@@ -157,8 +157,9 @@ def main() -> None:
         int(os.environ.get("INOVASI_PG_POOL_MIN", "2")), int(os.environ.get("INOVASI_PG_POOL_MAX", "10")),
     )
     # As services/cli.py `_uvicorn` runs every service.
+    access_log = os.environ.get("INOVASI_ACCESS_LOG", "false").lower() in ("1", "true", "yes", "on")
     config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None, log_level=level.lower(),
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=10, access_log=access_log)
     uvicorn.Server(config).run()
 
 

@@ -327,7 +327,7 @@ def _add_dlq_commands(commands: argparse._SubParsersAction) -> None:
 # --- serve / up --------------------------------------------------------------------------
 
 
-def _uvicorn(app, host: str, port: int, level: str) -> None:
+def _uvicorn(app, host: str, port: int, level: str, access_log: bool) -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -338,7 +338,8 @@ def _uvicorn(app, host: str, port: int, level: str) -> None:
 
     # log_config=None keeps our structlog JSON logging for uvicorn's loggers too.
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, log_level=level.lower(), timeout_graceful_shutdown=10
+        app, host=host, port=port, log_config=None, log_level=level.lower(), timeout_graceful_shutdown=10,
+        access_log=access_log,
     )
     Server(config).run()
 
@@ -357,7 +358,8 @@ def _serve(args: argparse.Namespace) -> int:
             return _fail("serve", "set INOVASI_WEB_API_URL: where the web app alone reaches the APIs "
                          "(e.g. the gateway, http://gateway:8000)")
     configure_logging(settings.log_level, json=settings.log_json, service=args.service)
-    _uvicorn(create_platform_app([args.service], settings), args.host, args.port, settings.log_level)
+    app = create_platform_app([args.service], settings)
+    _uvicorn(app, args.host, args.port, settings.log_level, settings.access_log)
     return 0
 
 
@@ -418,7 +420,7 @@ def _up(args: argparse.Namespace) -> int:
                 return _fail("up", f"--demo needs the development tools of a source checkout (devtools/): {exc}")
 
             attach_demo(app, base_url=url, secret=secret, region=args.region)
-        _uvicorn(app, args.host, args.port, settings.log_level)
+        _uvicorn(app, args.host, args.port, settings.log_level, settings.access_log)
     return 0
 
 
