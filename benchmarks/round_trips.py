@@ -256,7 +256,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--max-records", type=int, default=20,
-                        help="INOVASI_CONSUMER_MAX_RECORDS: entries per read (default 20, the default setting)")
+                        help="INOVASI_CONSUMER_MAX_RECORDS: entries per read (default 20)")
     parser.add_argument("--regions", choices=["one", "several", "both"], default="both")
     parser.add_argument("--before", type=Path, help="a checkout of the earlier commit to compare with")
     parser.add_argument("--json", action="store_true", help="print one JSON line per measurement")

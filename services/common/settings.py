@@ -87,8 +87,12 @@ class Settings(BaseSettings):
 
     # --- stream consumers ------------------------------------------------------------------
     # Entries fetched per XREADGROUP. They wait in this consumer's pending list until
-    # handled, so reclaim_idle_ms must exceed max_records x the slowest handler.
-    consumer_max_records: int = Field(20, ge=1)
+    # handled, so reclaim_idle_ms must exceed max_records x the slowest handler. A consumer
+    # that keeps up reads a few at a time; one that falls behind catches up in reads of up
+    # to this many, each one transaction (scoring recomputes a region once per read): with
+    # 20, `inovasi up` under wrk applied 460 answers/s and finished 2.5 s after the load;
+    # with 100, 623/s, 0.1 s after.
+    consumer_max_records: int = Field(100, ge=1)
     consumer_block_ms: int = Field(1000, ge=1)
     # >1 handles entries concurrently and so loses their order within the process.
     consumer_max_workers: int = Field(1, ge=1)

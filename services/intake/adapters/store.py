@@ -5,7 +5,7 @@ it enqueues always share one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -192,9 +192,9 @@ _SAVE_WITH_EVENT = f"""
                                 ELSE submitted_at END,
             {_SAVE_ASSIGNMENTS}
         WHERE id = $1 AND version = $2 - 1
-        RETURNING *
+        RETURNING updated_at, submitted_at
     ), queued AS ({insert_for_each("saved", 6 + len(_PROFILE_COLUMNS))})
-    SELECT * FROM saved"""
+    SELECT updated_at, submitted_at FROM saved"""
 
 
 async def save_innovation(conn: Connection, innovation: Innovation, event: BaseEnvelope) -> Innovation | None:
@@ -206,7 +206,10 @@ async def save_innovation(conn: Connection, innovation: Innovation, event: BaseE
         innovation.id, innovation.version, innovation.status, innovation.version,
         dict(innovation.answers), *_profile_values(innovation.profile), *outbox_parameters(event),
     )
-    return _innovation(row) if row is not None else None
+    if row is None:
+        return None
+    # The rest is what was written: only the times are the database's.
+    return replace(innovation, updated_at=row["updated_at"], submitted_at=row["submitted_at"])
 
 
 async def list_innovations(
