@@ -856,6 +856,7 @@ class ClosedLoopFigures:
     accepted_per_s: float
     stale: int
     failed: int
+    failures: dict[str, int]  # the failed answers by status ("500 unmatched": no correlation id echoed)
     socket_errors: int
     p50_ms: float
     p99_ms: float
@@ -901,7 +902,8 @@ async def closed_loop(platform: Platform, operators: Sequence[Operator], args: a
         last = time.time()
     return ClosedLoopFigures(
         connections=connections, accepted=result["ok"], accepted_per_s=result["ok_per_s"], stale=result["stale"],
-        failed=result["failed"], socket_errors=result["socket_errors"], p50_ms=result["p50_us"] / 1000,
+        failed=result["failed"], failures=result.get("failures", {}), socket_errors=result["socket_errors"],
+        p50_ms=result["p50_us"] / 1000,
         p99_ms=result["p99_us"] / 1000, applied=applied, end_to_end_per_s=applied / max(last - started, 1e-9),
         done_after_s=last - ended, after_event=(reflected, len(events)), cpu=meter.per_write(result["ok"]),
         versions=row["versions"],
@@ -1074,8 +1076,10 @@ async def one_run(platform: Platform, operators: Sequence[Operator], minimal: st
     for connections in args.connections:
         c = await closed_loop(platform, operators, args, pg, connections, work / f"items-{connections}.tsv", label)
         closed[connections] = c
-        print(f"  accepted (2xx) {c.accepted} = {c.accepted_per_s:.0f}/s (412 {c.stale}, other {c.failed}, socket "
-              f"errors {c.socket_errors}; latency p50 {c.p50_ms:.0f} ms, p99 {c.p99_ms:.0f} ms)")
+        statuses = ", ".join(f"{status}: {n}" for status, n in sorted(c.failures.items()))
+        statuses = f" ({statuses})" if statuses else ""
+        print(f"  accepted (2xx) {c.accepted} = {c.accepted_per_s:.0f}/s (412 {c.stale}, other {c.failed}{statuses}, "
+              f"socket errors {c.socket_errors}; latency p50 {c.p50_ms:.0f} ms, p99 {c.p99_ms:.0f} ms)")
         print(f"  end to end: {c.applied} applied = {c.end_to_end_per_s:.0f}/s; scoring done {c.done_after_s:.1f} s "
               f"after wrk stopped; ?after_event= reflected {c.after_event[0]} of {c.after_event[1]}; "
               f"{c.versions} score versions made")

@@ -1,4 +1,7 @@
-"""1,000 live-feed (SSE) clients on one scoring process (a script, not a test).
+"""1,000 live-feed (SSE) clients on one scoring process (a script, not a test); with
+`--servers N`, N scoring processes in one consumer group side by side, the clients spread
+evenly over them, as a scaled-out deployment behind a load balancer (10,000 clients: as far
+as this machine goes).
 
 The run, everything on this machine (the services, PostgreSQL, Redis and the clients share
 its cores):
@@ -38,7 +41,10 @@ score.updated times; the goal: every client connected (no 503), p99 < 1 s, and t
 publishing on (every probe's score.updated within 1 s).
 
     .venv/bin/python -m benchmarks.sse_fanout [--runs 3] [--clients 1000] [--seconds 10]
-        [--rate 5] [--other-rate 45] [--client-processes 4] [--env INOVASI_…=…]
+        [--rate 5] [--other-rate 45] [--client-processes 4] [--servers 1] [--env INOVASI_…=…]
+
+With `--servers N` the ceiling is N minimal servers, the server figures (CPU, RSS) are the
+N processes' sums, and client process i connects to server i mod N.
 """
 
 from __future__ import annotations
@@ -535,13 +541,15 @@ def log_summary(path: Path, top: int = 4) -> list[str]:
 
 @dataclass
 class Target:
+    """One server, or with `--servers N` N of them side by side (the clients spread over them)."""
+
     name: str
-    port: int
+    ports: list[int]
     path: str
     headers: dict[str, str]
     key: str  # the stream it reads
-    pid: int
-    metrics_url: str | None = None
+    pids: list[int]
+    metrics_urls: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -709,8 +717,9 @@ async def measure_target(target: Target, clients: Clients, args: argparse.Namesp
     share = [args.clients // len(clients.pipes) + (1 if i < args.clients % len(clients.pipes) else 0)
              for i in range(len(clients.pipes))]
     started = time.monotonic()
-    reports = await clients.call([("connect", target.port, target.path, target.headers, n, args.connect_parallel)
-                                  for n in share])
+    # Client process i connects to server i mod N: each server takes the same share.
+    reports = await clients.call([("connect", target.ports[i % len(target.ports)], target.path, target.headers, n,
+                                   args.connect_parallel) for i, n in enumerate(share)])
     connect_s = time.monotonic() - started
     statuses: Counter[str] = Counter()
     reasons: dict[str, str] = {}
@@ -719,7 +728,8 @@ async def measure_target(target: Target, clients: Clients, args: argparse.Namesp
         reasons.update(report["reasons"])
     progress(f"{target.name}: {sum(r['connected'] for r in reports)} connected in {connect_s:.1f} s; publishing")
     await asyncio.sleep(0.5)  # the snapshots are sent, the connections settle
-    gauge = await feed_gauge(target.metrics_url) if target.metrics_url else None
+    gauges = [await feed_gauge(url) for url in target.metrics_urls]
+    gauge = sum(g for g in gauges if g is not None) if gauges and None not in gauges else None
 
     redis = Redis.from_url(args.redis_url)
     relay: list[float | None] = []
@@ -732,7 +742,7 @@ async def measure_target(target: Target, clients: Clients, args: argparse.Namesp
             relay.append(await probes.probe())
             await asyncio.sleep(args.seconds / max(1, args.probes))
 
-    cpu_before = cpu_seconds(target.pid)
+    cpu_before = sum(cpu_seconds(pid) for pid in target.pids)
     clients_before = [cpu_seconds(pid) for pid in clients.pids]
     window_start = time.monotonic()
     prober = asyncio.create_task(probe_now_and_then()) if probes is not None else None
@@ -745,12 +755,12 @@ async def measure_target(target: Target, clients: Clients, args: argparse.Namesp
     progress(f"{target.name}: {len(sent)} published; waiting for every client to have them")
     results = await clients.call([("collect", sent, last_id, 30.0)] * len(clients.pipes))
     window = time.monotonic() - window_start
-    server_cpu_s = cpu_seconds(target.pid) - cpu_before
+    server_cpu_s = sum(cpu_seconds(pid) for pid in target.pids) - cpu_before
     per_client = [(cpu_seconds(pid) - before) / window * 100 for pid, before in zip(clients.pids, clients_before,
                                                                                     strict=True)]
     if prober is not None:
         await prober
-    server_rss, server_peak = rss_mib(target.pid), peak_mib(target.pid)
+    server_rss, server_peak = sum(rss_mib(pid) for pid in target.pids), sum(peak_mib(pid) for pid in target.pids)
     progress(f"{target.name}: collected; closing the clients")
     await clients.call([("close",)] * len(clients.pipes))
     return Round(
@@ -798,7 +808,8 @@ def run(args: argparse.Namespace) -> Figures:
     suffix = unique_suffix()
     stream_prefix, schema_prefix = f"{suffix}.", f"{suffix}_"
     base_env = {**os.environ, "INOVASI_DATABASE_URL": args.database_url, "INOVASI_REDIS_URL": args.redis_url}
-    scoring_port, minimal_port = _free_port(), _free_port()
+    scoring_ports = [_free_port() for _ in range(args.servers)]
+    minimal_ports = [_free_port() for _ in range(args.servers)]
     scoring_env = {
         **base_env,
         "INOVASI_STREAM_PREFIX": stream_prefix,
@@ -815,23 +826,25 @@ def run(args: argparse.Namespace) -> Figures:
             clients = Clients(args.client_processes)  # they start meanwhile
             stack.callback(clients.close)
             logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sse-fanout-")))
-            scoring_process, minimal_process = stack.enter_context(child_servers([
-                ("the scoring service", [sys.executable, "-m", "services.cli", "serve", "scoring", "--host",
-                                         "127.0.0.1", "--port", str(scoring_port)],
-                 scoring_env, f"http://127.0.0.1:{scoring_port}/readyz"),
-                ("the minimal SSE server", [sys.executable, str(Path(__file__).resolve()), "--minimal-server",
-                                            str(minimal_port), minimal_key],
-                 base_env, f"http://127.0.0.1:{minimal_port}/readyz"),
+            processes = stack.enter_context(child_servers([
+                *(("the scoring service", [sys.executable, "-m", "services.cli", "serve", "scoring", "--host",
+                                           "127.0.0.1", "--port", str(port)],
+                   scoring_env, f"http://127.0.0.1:{port}/readyz") for port in scoring_ports),
+                *(("the minimal SSE server", [sys.executable, str(Path(__file__).resolve()), "--minimal-server",
+                                              str(port), minimal_key],
+                   base_env, f"http://127.0.0.1:{port}/readyz") for port in minimal_ports),
             ], logs))
+            scoring_processes, minimal_processes = processes[: args.servers], processes[args.servers:]
             from services.common.events import SCORING_STREAM
             from services.common.tokens import issue_token
 
             viewer = {"Authorization": f"Bearer {issue_token(SECRET, 'viewer', REGION)}"}
-            scoring = Target("scoring", scoring_port, FEED_PATH, viewer, stream_prefix + SCORING_STREAM,
-                             scoring_process.pid, f"http://127.0.0.1:{scoring_port}/scoring/metrics")
-            minimal = Target("minimal", minimal_port, "/stream", {}, minimal_key, minimal_process.pid)
+            scoring = Target("scoring", scoring_ports, FEED_PATH, viewer, stream_prefix + SCORING_STREAM,
+                             [p.pid for p in scoring_processes],
+                             [f"http://127.0.0.1:{port}/scoring/metrics" for port in scoring_ports])
+            minimal = Target("minimal", minimal_ports, "/stream", {}, minimal_key, [p.pid for p in minimal_processes])
             figures = asyncio.run(measure(args, scoring, minimal, clients, stream_prefix))
-            figures.server_log = log_summary(logs / "0.log")
+            figures.server_log = [line for n in range(args.servers) for line in log_summary(logs / f"{n}.log")]
             return figures
     finally:
         asyncio.run(_cleanup(args, stream_prefix, schema_prefix))
@@ -897,7 +910,8 @@ def _times(values: list[float | None]) -> str:
 
 
 def report(args: argparse.Namespace, figures: Figures) -> None:
-    print(f"SSE fan-out on one scoring process (`inovasi serve scoring`, uvicorn), {os.cpu_count()} cores, all "
+    servers = "one scoring process" if args.servers == 1 else f"{args.servers} scoring processes in one group"
+    print(f"SSE fan-out on {servers} (`inovasi serve scoring`, uvicorn), {os.cpu_count()} cores, all "
           f"co-located; {args.clients} clients in {args.client_processes} client processes; "
           f"{args.rate:g} score.updated/s of the followed region (+{args.other_rate:g}/s of others) for "
           f"{args.seconds:g} s; {args.runs} runs, min / median / max")
@@ -906,7 +920,9 @@ def report(args: argparse.Namespace, figures: Figures) -> None:
         print("  " + line)
     for line in figures.server_log:
         print(f"  its log: {line}")
-    print("ceiling, a minimal one-reader SSE server (Starlette under the same uvicorn), the same clients:")
+    minimal = ("a minimal one-reader SSE server" if args.servers == 1
+               else f"{args.servers} minimal one-reader SSE servers")
+    print(f"ceiling, {minimal} (Starlette under the same uvicorn), the same clients:")
     for line in describe(figures.ceiling):
         print("  " + line)
     busy = [v for r in figures.service for v in r.relay]
@@ -931,6 +947,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--client-processes", type=int, default=4)
+    parser.add_argument("--servers", type=int, default=1,
+                        help="scoring processes (and minimal servers) side by side, the clients spread over them "
+                        "(default 1; the client processes must be a multiple)")
     parser.add_argument("--rate", type=float, default=5.0, help="score.updated/s of the followed region (default 5)")
     parser.add_argument("--other-rate", type=float, default=45.0,
                         help="score.updated/s of regions no client follows (default 45)")
@@ -945,6 +964,8 @@ def main() -> None:
                         help="an extra INOVASI_* setting for the scoring service (repeatable)")
     parser.add_argument("--minimal-server", nargs=2, metavar=("PORT", "KEY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.servers < 1 or args.client_processes % args.servers:
+        parser.error("--client-processes must be a multiple of --servers")
     if args.minimal_server:
         minimal_server(int(args.minimal_server[0]), args.minimal_server[1], REGION, args.redis_url)
         return

@@ -12,7 +12,9 @@
 -- item's level (1 <-> 3) and sends the version of the last answer as If-Match; a 412 takes
 -- the server's current_version. At the end one line is printed:
 --   WRK-RESULT {"requests":…,"duration_us":…,"ok":…,"stale":…,"failed":…,"socket_errors":…,
---               "shared":…,"p50_us":…,"p99_us":…,"last_events":{"index":"event id",…}}
+--               "shared":…,"p50_us":…,"p99_us":…,"last_events":{"index":"event id",…},
+--               "failures":{"503":n,…}}   (the other answers by status; "500 unmatched": without
+--               the X-Correlation-ID echoed, so the item stays taken)
 
 local threads = {}
 local counter = 0
@@ -27,6 +29,7 @@ function init(args)
   local path, nthreads = args[1], tonumber(args[2])
   items, free, order, last_events = {}, {}, {}, {}
   ok, stale, failed, shared, seq, next_shared = 0, 0, 0, 0, 0, 1
+  failures = {}  -- "status" (or "status unmatched": no correlation id echoed) -> count
   for line in io.lines(path) do
     local index, target, token, version, level = line:match("^(%d+)\t([^\t]+)\t([^\t]+)\t(%d+)\t(%d+)$")
     index = tonumber(index)
@@ -76,6 +79,8 @@ function response(status, headers, body)
   local item = index and items[index]
   if item == nil then
     failed = failed + 1
+    local key = status .. " unmatched"
+    failures[key] = (failures[key] or 0) + 1
     return
   end
   if status >= 200 and status < 300 then
@@ -92,6 +97,8 @@ function response(status, headers, body)
     end
   else
     failed = failed + 1
+    local key = tostring(status)
+    failures[key] = (failures[key] or 0) + 1
   end
   table.insert(free, index)
 end
@@ -103,7 +110,11 @@ end
 function done(summary, latency, requests)
   local totals = {ok = 0, stale = 0, failed = 0, shared = 0}
   local events = {}
+  local failures_by_status = {}
   for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("failures") or {}) do
+      failures_by_status[status] = (failures_by_status[status] or 0) + count
+    end
     for name, _ in pairs(totals) do
       totals[name] = totals[name] + (thread:get(name) or 0)
     end
@@ -112,10 +123,14 @@ function done(summary, latency, requests)
     end
   end
   local e = summary.errors
+  local failure_items = {}
+  for status, count in pairs(failures_by_status) do
+    table.insert(failure_items, json_string(status) .. ":" .. count)
+  end
   io.write(string.format(
     'WRK-RESULT {"requests":%d,"duration_us":%d,"ok":%d,"stale":%d,"failed":%d,"shared":%d,' ..
-    '"socket_errors":%d,"non_2xx":%d,"p50_us":%d,"p99_us":%d,"last_events":{%s}}\n',
+    '"socket_errors":%d,"non_2xx":%d,"p50_us":%d,"p99_us":%d,"last_events":{%s},"failures":{%s}}\n',
     summary.requests, summary.duration, totals.ok, totals.stale, totals.failed, totals.shared,
     e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99),
-    table.concat(events, ",")))
+    table.concat(events, ","), table.concat(failure_items, ",")))
 end

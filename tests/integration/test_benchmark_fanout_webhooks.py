@@ -29,6 +29,15 @@ def test_the_sse_fanout_benchmark_runs() -> None:
     assert "goal: 20 clients connected, p99 < 1 s" in out
 
 
+def test_the_sse_fanout_benchmark_spreads_its_clients_over_several_scoring_processes() -> None:
+    out = run("-m", "benchmarks.sse_fanout", "--runs", "1", "--clients", "20", "--client-processes", "2",
+              "--servers", "2", "--seconds", "1", "--rate", "10", "--probes", "1", "--pg-pool-max", "3")
+    assert "SSE fan-out on 2 scoring processes in one group" in out
+    assert "ceiling, 2 minimal one-reader SSE servers" in out
+    assert out.count("connected 20 / 20 / 20 of 20") == 2, out
+    assert "the server's inovasi_feed_clients with them connected: 20 / 20 / 20" in out, out  # 10 on each
+
+
 def test_the_webhooks_benchmark_runs() -> None:
     out = run("-m", "benchmarks.webhooks", "--runs", "1", "--deliveries", "50", "--regions", "2",
               "--subscriptions", "5", "--slow-delay", "6")

@@ -63,6 +63,29 @@ def test_the_pipeline_benchmark_runs_and_prints_its_lines() -> None:
     assert asyncio.run(left_behind(prefix.group(1))) == ([], [])
 
 
+def test_the_soak_benchmark_runs_samples_memory_and_leaves_nothing_behind() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/soak.py", "--mode", "serve", "--duration", "4", "--rate", "10", "--warmup", "1",
+         "--sample", "1", "--operators", "2", "--regions", "1", "--clients", "1", "--grace", "5",
+         "--drain-timeout", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=170,
+    )
+    out = done.stdout
+    assert done.returncode in (0, 1), done.stderr[-3000:] + out[-3000:]  # 1: the goal not met on so short a run
+    for line in [
+        r"^soak: \d+ CPUs, mode serve, 10 answers/s for 4 s",
+        r"^RSS \(MiB\) while the load ran:",
+        r"^\s+[0-5]\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d$",  # a sample: the four services
+        r"^  scoring: \d+\.\d MiB after the warm-up \(1 s\), \d+\.\d at the end, highest \d+\.\d; change",
+        r"^answers offered 40, accepted \(2xx\) 40, applied by scoring 40$",
+        r"^memory flat over 4 s at 10 answers/s: (met|not met)$",
+    ]:
+        assert re.search(line, out, re.MULTILINE), f"no line matching {line!r} in:\n{out}"
+    prefix = re.search(r"schemas and streams prefixed (\w+)", out)
+    assert prefix is not None
+    assert asyncio.run(left_behind(prefix.group(1))) == ([], [])
+
+
 async def left_behind(prefix: str) -> tuple[list[str], list[bytes]]:
     conn = await asyncpg.connect(DATABASE_URL)
     try:

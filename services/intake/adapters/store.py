@@ -181,31 +181,44 @@ async def get_innovation(conn: Connection, cycle: int, innovation_id: str) -> In
     return _innovation(row) if row is not None else None
 
 
-_SAVE_ASSIGNMENTS = ", ".join(f"{name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
-# The new state, written only over the version it was computed from (optimistic: no row lock
-# is held between the read and this write), and its event, in one statement.
-_SAVE_WITH_EVENT = f"""
-    WITH saved AS (
-        UPDATE innovations
-        SET status = $3, version = $4, answers = $5, updated_at = now(),
-            submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
-                                ELSE submitted_at END,
-            {_SAVE_ASSIGNMENTS}
-        WHERE id = $1 AND version = $2 - 1
-        RETURNING updated_at, submitted_at
-    ), queued AS ({insert_for_each("saved", 6 + len(_PROFILE_COLUMNS))})
-    SELECT updated_at, submitted_at FROM saved"""
+def _save_with_event(profile_columns: Sequence[str]) -> str:
+    """The new state, written only over the version it was computed from (optimistic: no row
+    lock is held between the read and this write), and its event, in one statement. Only
+    the profile columns named are set: an answer or a status change leaves the long texts as
+    they are stored, so PostgreSQL does not write them again."""
+    assignments = "".join(f", {name} = ${n}" for n, name in enumerate(profile_columns, start=6))
+    first_event_parameter = 6 + len(profile_columns)
+    return f"""
+        WITH saved AS (
+            UPDATE innovations
+            SET status = $3, version = $4, answers = $5, updated_at = now(),
+                submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
+                                    ELSE submitted_at END
+                {assignments}
+            WHERE id = $1 AND version = $2 - 1
+            RETURNING updated_at, submitted_at
+        ), queued AS ({insert_for_each("saved", first_event_parameter)})
+        SELECT updated_at, submitted_at FROM saved"""
 
 
-async def save_innovation(conn: Connection, innovation: Innovation, event: BaseEnvelope) -> Innovation | None:
+_SAVE_WITH_PROFILE = _save_with_event(_PROFILE_COLUMNS)
+_SAVE_WITHOUT_PROFILE = _save_with_event(())
+
+
+async def save_innovation(
+    conn: Connection, innovation: Innovation, event: BaseEnvelope, *, profile_changed: bool = True
+) -> Innovation | None:
     """Write `innovation` (the state after a change of the version before it) and enqueue
-    `event`, both or neither, in one round trip. None, with nothing written, when the row is
-    no longer at `innovation.version - 1`: a concurrent change committed first."""
-    row = await conn.fetchrow(
-        _SAVE_WITH_EVENT,
-        innovation.id, innovation.version, innovation.status, innovation.version,
-        dict(innovation.answers), *_profile_values(innovation.profile), *outbox_parameters(event),
-    )
+    `event`, both or neither, in one round trip; its profile only when `profile_changed`.
+    None, with nothing written, when the row is no longer at `innovation.version - 1`: a
+    concurrent change committed first."""
+    state = (innovation.id, innovation.version, innovation.status, innovation.version, dict(innovation.answers))
+    if profile_changed:
+        row = await conn.fetchrow(
+            _SAVE_WITH_PROFILE, *state, *_profile_values(innovation.profile), *outbox_parameters(event)
+        )
+    else:
+        row = await conn.fetchrow(_SAVE_WITHOUT_PROFILE, *state, *outbox_parameters(event))
     if row is None:
         return None
     # The rest is what was written: only the times are the database's.

@@ -215,7 +215,8 @@ async def _change(
         if changed is None:  # same as stored: no new version, no event
             return _view(deps, current, context, now)
         event = _event(event_class, changed, principal)
-        saved = await store.save_innovation(conn, changed, event)
+        profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
+        saved = await store.save_innovation(conn, changed, event, profile_changed=profile_changed)
         if saved is None:
             latest = await store.get_innovation(conn, ref.cycle, ref.innovation_id)
             check_version(expected_version, latest.version if latest is not None else 0)
