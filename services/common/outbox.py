@@ -82,6 +82,28 @@ def outbox_parameters(event: BaseEnvelope, stream: str | None = None) -> tuple[A
     return event.event_id, _checked_stream(event, stream), event.type, event.model_dump_json()
 
 
+def insert_many(first_parameter: int) -> str:
+    """SQL that enqueues several events in one statement, in their order, each on its
+    producer's stream: the four array parameters from `$first_parameter` on
+    (`many_parameters`). Usable as a data-modifying CTE of a larger statement."""
+    n = first_parameter
+    return (
+        "INSERT INTO outbox (event_id, stream, type, payload) SELECT event_id, stream, type, payload "
+        f"FROM unnest(${n}::uuid[], ${n + 1}::text[], ${n + 2}::text[], ${n + 3}::json[]) WITH ORDINALITY "
+        "AS e(event_id, stream, type, payload, n) ORDER BY n"
+    )
+
+
+def many_parameters(events: Sequence[BaseEnvelope]) -> tuple[list[Any], list[str], list[str], list[str]]:
+    """The parameters of `insert_many`: the events' ids, streams, types and wire JSON."""
+    return (
+        [event.event_id for event in events],
+        [stream_of(event.producer) for event in events],
+        [event.type for event in events],
+        [event.model_dump_json() for event in events],
+    )
+
+
 async def enqueue_many(conn: Connection, events: Sequence[BaseEnvelope]) -> None:
     """Insert `events` into this schema's outbox in one statement, in the caller's
     transaction and in this order, each on its producer's stream."""
@@ -89,17 +111,7 @@ async def enqueue_many(conn: Connection, events: Sequence[BaseEnvelope]) -> None
         raise RuntimeError("enqueue_many must run inside the transaction of the business write")
     if not events:
         return
-    await conn.execute(
-        """INSERT INTO outbox (event_id, stream, type, payload)
-           SELECT event_id, stream, type, payload
-           FROM unnest($1::uuid[], $2::text[], $3::text[], $4::json[]) WITH ORDINALITY
-                AS e(event_id, stream, type, payload, n)
-           ORDER BY n""",
-        [event.event_id for event in events],
-        [stream_of(event.producer) for event in events],
-        [event.type for event in events],
-        [event.model_dump_json() for event in events],
-    )
+    await conn.execute(insert_many(1), *many_parameters(events))
 
 
 class OutboxRelay:

@@ -14,6 +14,7 @@ from uuid import UUID
 from services.common.db import Connection
 from services.common.events import (
     FIGURES,
+    BaseEnvelope,
     Envelope,
     EvidenceItem,
     Figure,
@@ -21,6 +22,7 @@ from services.common.events import (
     RegionScore,
     SpdAnswer,
 )
+from services.common.outbox import insert_many, many_parameters
 from services.scoring.domain.state import StoredEvidence, StoredInnovation
 
 RegionKey = tuple[int, str]  # (cycle, code)
@@ -279,12 +281,14 @@ SCORE_COLUMNS = (
 
 
 async def save_batch(
-    conn: Connection, scores: Sequence[tuple[RegionScore, str | None]], applied: Sequence[Applied]
+    conn: Connection, scores: Sequence[tuple[RegionScore, str | None]], applied: Sequence[Applied],
+    events: Sequence[BaseEnvelope] = (),
 ) -> None:
     """In one statement: keep each new score (with the province its region is ranked within,
     None for a provinsi) in the history and as its region's current score, move the regions'
-    score versions, and record the applied events."""
-    if not scores and not applied:
+    score versions, record the applied events, and enqueue `events` (the outbox, in their
+    order)."""
+    if not scores and not applied and not events:
         return
     documents = [
         {"cycle": score.cycle, "region": score.region, "type": score.type, "province": province,
@@ -318,11 +322,13 @@ async def save_batch(
                SELECT cycle, region, event_id, event_type, score_version, changed
                FROM unnest($2::int[], $3::text[], $4::uuid[], $5::text[], $6::int[], $7::bool[])
                     AS a(cycle, region, event_id, event_type, score_version, changed)
-               ON CONFLICT DO NOTHING)
+               ON CONFLICT DO NOTHING),
+             queued AS ({insert_many(8)})
            SELECT 1""",
         documents,
         [a.cycle for a in applied], [a.region for a in applied], [a.event_id for a in applied],
         [a.event_type for a in applied], [a.score_version for a in applied], [a.changed for a in applied],
+        *many_parameters(events),
     )
 
 

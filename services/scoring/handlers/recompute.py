@@ -53,7 +53,6 @@ from services.common.events import (
 from services.common.logging import get_logger
 from services.common.methodology.catalogue import methodology_for_cycle
 from services.common.metrics import SCORING_COALESCED
-from services.common.outbox import enqueue_many
 from services.scoring.adapters import state_store
 from services.scoring.adapters.state_store import Applied, RegionKey, RegionRow
 from services.scoring.domain.engine import RegionFigures, compile_methodology, score_region
@@ -185,8 +184,7 @@ async def handle_submission_events(events: Sequence[Envelope], conn: Connection)
             records += [Applied(cycle, code, e.event_id, e.type, current + 1, e is cause) for e in region_events]
 
     scores, outgoing = _new_scores(changes, state.standings)
-    await state_store.save_batch(conn, scores, records)
-    await enqueue_many(conn, outgoing)
+    await state_store.save_batch(conn, scores, records, outgoing)
 
 
 def _new_scores(
