@@ -31,19 +31,9 @@ if str(ROOT) not in sys.path:  # run as a script: services and tests from this c
     sys.path.append(str(ROOT))
 
 from benchmarks import pipeline  # noqa: E402  (after the path is set)
+from benchmarks.sse_fanout import rss_mib  # noqa: E402
 
 GOAL_GROWTH = 0.10
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process in MiB (Linux /proc); NaN once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 async def sample_memory(pids: dict[str, int], every: float, samples: list[tuple[float, dict[str, float]]],
