@@ -970,8 +970,10 @@ def main() -> None:
         minimal_server(int(args.minimal_server[0]), args.minimal_server[1], REGION, args.redis_url)
         return
     limit = raise_nofile()
-    if limit < args.clients * 2 + 200:
-        raise SystemExit(f"open-file limit {limit}: too low for {args.clients} clients and their server")
+    # The most sockets one process holds: a client process's share, or a server's.
+    busiest = -(-args.clients // min(args.servers, args.client_processes))
+    if limit < busiest + 200:
+        raise SystemExit(f"open-file limit {limit}: too low for {busiest} connections in one process")
     report(args, run(args))
 
 

@@ -47,6 +47,28 @@ def test_logs_are_json_with_event_ids_bound_inside_bind_event(json_logs) -> None
     assert "event_id" not in after and "correlation_id" not in after
 
 
+def test_own_loggers_name_themselves_keep_the_level_and_render_exceptions() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", json=True, service="testsvc", stream=out)
+    try:
+        log = get_logger("services.x")
+        log.debug("below the level")
+        log.info("shown", n=1)
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            log.exception("failed")
+        logging.getLogger("uvicorn.error").info("from stdlib, same stream")
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["shown", "failed", "from stdlib, same stream"]
+    assert (lines[0]["logger"], lines[0]["level"], lines[0]["service"], lines[0]["n"]) == ("services.x", "info",
+                                                                                          "testsvc", 1)
+    assert lines[1]["level"] == "error" and "ValueError: boom" in lines[1]["exception"]
+    assert lines[2]["logger"] == "uvicorn.error" and "timestamp" in lines[0] and "timestamp" in lines[2]
+
+
 def test_stdlib_loggers_are_rendered_as_json_too(json_logs) -> None:
     logging.getLogger("faststream").warning("from a library", extra={"channel": "s1"})
     (line,) = json_logs()
