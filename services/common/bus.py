@@ -20,7 +20,8 @@ Handling = one PostgreSQL transaction: inbox check, then the handler with the ev
 new; XACK only after commit. A failure rolls back and leaves the entries pending.
 
   * `subscribe`: one entry at a time (the reader's `max_workers` may run several at once),
-    one transaction and one XACK each.
+    one transaction and one XACK each; with `batched=True`, read as below, the handler
+    called for each new event of the read in order, each bound as the cause of what it makes.
   * `subscribe_batch`: FastStream's batch reader hands over every entry of one XREADGROUP
     (up to `max_records`), and the whole read is one transaction: one inbox statement for all
     (`first_deliveries`), the handler once with the new events in stream order (a duplicate
