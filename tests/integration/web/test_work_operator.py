@@ -145,23 +145,30 @@ async def test_an_operator_creates_answers_uploads_and_submits_through_the_pages
     assert f'data-id="{innovation}" data-status="submitted" data-eligible="true"' in listing
 
     # What it adds to the region's IID: the same as scoring's explanation says (read by the
-    # region's verifier, as an operator may not read explanations).
+    # region's verifier, as an operator may not read explanations) once scoring has applied
+    # everything: the page reckons with the evidence service's states, and scoring reads the
+    # evidence events on their own stream, so it may count the submission before the last
+    # upload.
+    compared: list[tuple[tuple[str, str], tuple[str, str]]] = []
     async with api(work) as client:
-        async def explained() -> dict | None:
+        async def agreeing() -> bool:
             response = await client.get(f"/scoring/v1/cycles/{CYCLE}/regions/62.10/explain?figure=claimed",
                                         headers=_token("verifier"))
             found = [i for i in response.json()["innovations"] if i["id"] == innovation and i["counted"]]
-            return found[0] if found else None
+            if not found:
+                return False
+            page = (await operator.get(f"/inovasi/{innovation}")).text
+            row = attribute(page, r'(?s)(<tr data-figure-effect="claimed" data-counted="true">.*?</tr>)')
+            shown = (attribute(row, r"<td data-maturity>([\d.,]+)</td>"),
+                     attribute(row, r"<td data-iid-points><strong>([\d.,]+)</strong>"))
+            compared.append((shown, (_comma(found[0]["maturity"]), _comma(found[0]["iid_points"]))))
+            return shown == compared[-1][1]
 
-        counted = await until(explained)
-    assert counted, "scoring never counted the innovation"
-    page = (await operator.get(f"/inovasi/{innovation}")).text
-    row = attribute(page, r'(?s)(<tr data-figure-effect="claimed" data-counted="true">.*?</tr>)')
-    maturity = attribute(row, r"<td data-maturity>([\d.,]+)</td>")
-    points = attribute(row, r"<td data-iid-points><strong>([\d.,]+)</strong>")
+        agreed = await until(agreeing)
+    assert compared, "scoring never counted the innovation"
     # (The region covers one basic-service urusan, so the count of innovations adds nothing yet.)
-    assert (maturity, points) == (_comma(counted["maturity"]), _comma(counted["iid_points"]))
-    assert points != "0,00"
+    assert agreed, f"the page's (maturity, points) never matched scoring's explanation: {compared[-1]}"
+    assert compared[-1][0][1] != "0,00"
 
 
 def _comma(value: str) -> str:
