@@ -47,7 +47,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from services.common.bus import read_events, stream_position
-from services.common.events import BaseEnvelope, StreamEntry, UndecodableEntry, from_entry
+from services.common.events import BaseEnvelope, ScoreUpdated, StreamEntry, UndecodableEntry, from_entry
 from services.common.logging import get_logger
 from services.common.metrics import FEED_CLIENTS, FEED_DROPS
 
@@ -91,6 +91,11 @@ class StreamItem:
     event: BaseEnvelope
     key: EntryKey
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    # The regions it concerns (see `routes_of`); None: any subscriber may want it.
+    routes: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.routes = routes_of(self.event)
 
     def shared(self, key: Hashable, make: Callable[[], T]) -> T:
         """What `make()` returns, made once per entry and `key`: subscribers that select the
@@ -122,15 +127,26 @@ class Dropped:
     reason: str
 
 
+def routes_of(event: BaseEnvelope) -> frozenset[str] | None:
+    """The regions an entry concerns, for subscribers that name theirs (`routes`): a region's
+    score update concerns that region. Anything else (a ranking change moves other regions
+    too) is offered to every subscriber, whose `select` decides."""
+    if isinstance(event, ScoreUpdated):
+        return frozenset((event.region,))
+    return None
+
+
 Delivery = Batch[T] | Idle | Dropped
 Select = Callable[[StreamItem], T | None]
 
 
 class _Subscriber(Generic[T]):
-    __slots__ = ("after", "ended", "items", "limit", "select", "wake")
+    __slots__ = ("after", "ended", "items", "limit", "routes", "select", "wake")
 
-    def __init__(self, select: Select[T], after: EntryKey, limit: int) -> None:
+    def __init__(self, select: Select[T], after: EntryKey, limit: int,
+                 routes: frozenset[str] | None = None) -> None:
         self.select = select
+        self.routes = routes
         self.after = after  # only entries after this one
         self.limit = limit
         self.items: deque[T] = deque()
@@ -171,6 +187,9 @@ class StreamHub:
         self._complete_after_key: EntryKey = (0, 0)
         self._position = "0-0"  # the reader's: the newest entry read
         self._subscribers: set[_Subscriber[Any]] = set()
+        # Subscribers that named their routes, by route: an entry routed elsewhere is never
+        # offered to them (with 10,000 dashboards, most entries concern few of them).
+        self._routed: dict[str, set[_Subscriber[Any]]] = {}
         self._closed = False
         self._unreadable_since: float | None = None
 
@@ -186,26 +205,29 @@ class StreamHub:
         return len(self._subscribers)
 
     async def subscribe(
-        self, select: Select[T], *, after: str | None = None, queue_size: int | None = None
+        self, select: Select[T], *, after: str | None = None, queue_size: int | None = None,
+        routes: frozenset[str] | None = None,
     ) -> Subscription[T]:
         """A subscription to the entries after `after` (an entry id), or (None) after the
         stream's newest. Asks Redis once when the hub's reader is not (yet) following the stream,
         so it raises `StreamUnreachable` when Redis does not answer. Nothing is held for it
-        until its `deliveries()` are iterated."""
+        until its `deliveries()` are iterated. `routes`: the regions whose routed entries
+        `select` can want (`routes_of`); the others are not offered to it. None: every entry."""
+        size = queue_size or self.queue_size
         if self._closed:
-            return Subscription(self, select, after or "0-0", queue_size or self.queue_size, closed=True)
+            return Subscription(self, select, after or "0-0", size, closed=True, routes=routes)
         if self._reader is not None and self.readable:
             # The reader is following the stream: what comes after the newest entry it has
             # read reaches this subscriber through it, so Redis need not be asked (a burst of
             # dashboards connecting at once costs Redis nothing).
-            return Subscription(self, select, after or self._position, queue_size or self.queue_size, closed=False)
+            return Subscription(self, select, after or self._position, size, closed=False, routes=routes)
         try:
             newest = await stream_position(self._control_client(), self.key)
         except (RedisError, OSError, TimeoutError) as exc:
             raise StreamUnreachable(f"cannot read {self.label}: {exc!r}") from exc
         if self._reader is None and not self._closed:
             self._start_reader(newest)
-        return Subscription(self, select, after or newest, queue_size or self.queue_size, closed=self._closed)
+        return Subscription(self, select, after or newest, size, closed=self._closed, routes=routes)
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -215,6 +237,7 @@ class StreamHub:
         for subscriber in self._subscribers:
             subscriber.wake.set()
         self._subscribers.clear()
+        self._routed.clear()
 
     async def aclose(self) -> None:
         """Stop reading and close the hub's connections (ends every subscription too)."""
@@ -292,9 +315,45 @@ class StreamHub:
                 evicted = ring.popleft()
                 self._complete_after, self._complete_after_key = evicted.entry_id, evicted.key
             ring.append(item)
-        dropped = [subscriber for subscriber in self._subscribers if not self._offer(subscriber, items)]
+        unrouted = [item for item in items if item.routes is None]
+        routed: dict[_Subscriber[Any], list[StreamItem]] = {}
+        if self._routed and len(unrouted) < len(items):
+            for item in items:
+                for route in item.routes or ():
+                    for subscriber in self._routed.get(route, ()):
+                        routed.setdefault(subscriber, []).append(item)
+        dropped = []
+        for subscriber in self._subscribers:
+            if subscriber.routes is None:
+                offered = items
+            else:
+                mine = routed.get(subscriber)
+                if mine is None:
+                    offered = unrouted
+                elif unrouted:
+                    offered = sorted({id(i): i for i in (*mine, *unrouted)}.values(), key=lambda i: i.key)
+                else:
+                    offered = mine
+                if not offered:
+                    continue
+            if not self._offer(subscriber, offered):
+                dropped.append(subscriber)
         for subscriber in dropped:
             self._drop(subscriber)
+
+    def _add(self, subscriber: _Subscriber[Any]) -> None:
+        self._subscribers.add(subscriber)
+        for route in subscriber.routes or ():
+            self._routed.setdefault(route, set()).add(subscriber)
+
+    def _remove(self, subscriber: _Subscriber[Any]) -> None:
+        self._subscribers.discard(subscriber)
+        for route in subscriber.routes or ():
+            followers = self._routed.get(route)
+            if followers is not None:
+                followers.discard(subscriber)
+                if not followers:
+                    del self._routed[route]
 
     def _offer(self, subscriber: _Subscriber[Any], items: list[StreamItem]) -> bool:
         """Queue what `subscriber` selects of `items`; False when it has not taken the `limit`
@@ -315,7 +374,7 @@ class StreamHub:
         return True
 
     def _drop(self, subscriber: _Subscriber[Any]) -> None:
-        self._subscribers.discard(subscriber)
+        self._remove(subscriber)
         subscriber.items.clear()  # the client resumes after the last entry it received
         subscriber.ended = Dropped(
             f"too slow: more than {subscriber.limit} events waiting to be sent; "
@@ -350,7 +409,7 @@ class StreamHub:
             return []
         if subscriber.after < self._complete_after_key:
             return None
-        self._subscribers.add(subscriber)
+        self._add(subscriber)
         return [item for item in self._ring if item.key > subscriber.after]
 
 
@@ -366,12 +425,14 @@ def _select(select: Select[T], item: StreamItem, label: str) -> T | None:
 class Subscription(Generic[T]):
     """What one subscriber receives (see `StreamHub.subscribe`)."""
 
-    def __init__(self, hub: StreamHub, select: Select[T], after: str, queue_size: int, *, closed: bool) -> None:
+    def __init__(self, hub: StreamHub, select: Select[T], after: str, queue_size: int, *, closed: bool,
+                 routes: frozenset[str] | None = None) -> None:
         self.hub = hub
         self.position = after  # the entry id it delivers after
         self._select = select
         self._queue_size = queue_size
         self._closed = closed
+        self._routes = routes
 
     async def deliveries(self, *, idle_s: float) -> AsyncGenerator[Delivery[T]]:
         """The entries after `position` as they come (`Batch`), `Idle` after `idle_s` without
@@ -379,7 +440,8 @@ class Subscription(Generic[T]):
         hub = self.hub
         if self._closed or hub._closed:
             return
-        subscriber: _Subscriber[T] = _Subscriber(self._select, entry_key(self.position), self._queue_size)
+        subscriber: _Subscriber[T] = _Subscriber(self._select, entry_key(self.position), self._queue_size,
+                                                 self._routes)
         position = self.position
         while (backlog := hub._join(subscriber)) is None:  # behind the ring: from Redis first
             if hub._closed:
@@ -421,7 +483,7 @@ class Subscription(Generic[T]):
                 if not subscriber.items and subscriber.ended is None and not hub.readable:
                     yield Idle(stream_unavailable=True)  # woken by the reader: the stream is unreadable
         finally:
-            hub._subscribers.discard(subscriber)
+            hub._remove(subscriber)
             FEED_CLIENTS.labels(hub.label).dec()
 
 

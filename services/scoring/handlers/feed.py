@@ -44,7 +44,7 @@ async def open_score_feed(deps: ScoringDeps, principal: Principal, query: FeedQu
         raise InvalidInput.at("header.Last-Event-ID", reason)
     try:  # asked on resume too: a feed that cannot reach the stream answers 503 at once
         subscription: Subscription[FeedItem] = await deps.score_events.subscribe(
-            _selector(query), after=query.last_event_id
+            _selector(query), after=query.last_event_id, routes=_routes(query)
         )
     except StreamUnreachable:
         raise Unavailable(reason="the event stream is unreachable; retry shortly") from None
@@ -88,6 +88,14 @@ def _follows(query: FeedQuery, info: RegionInfo) -> bool:
     if query.province is not None:
         return info.province_code == query.province
     return True
+
+
+def _routes(query: FeedQuery) -> frozenset[str] | None:
+    """The regions whose score updates the feed can want (the hub offers it no others):
+    exactly those `_follows` accepts; None for a national feed (all)."""
+    if query.region is None and query.province is None:
+        return None
+    return frozenset(code for code, info in load_regions().items() if _follows(query, info))
 
 
 def _selector(query: FeedQuery) -> Callable[[StreamItem], FeedItem | None]:

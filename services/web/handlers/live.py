@@ -76,7 +76,10 @@ async def open_region_feed(
         return item.shared(("web", region, cycle), lambda: concerning(item.event, item.entry_id, region, cycle, labels))
 
     try:
-        subscription: Subscription[LiveItem] = await events.subscribe(select, after=query.last_event_id)
+        # Score updates of other regions are never offered to it (`concerning` takes only its own).
+        subscription: Subscription[LiveItem] = await events.subscribe(
+            select, after=query.last_event_id, routes=frozenset((region,))
+        )
     except StreamUnreachable:
         raise Unavailable(reason="the score event stream is unreachable; retry shortly") from None
     first: LiveScore | None = None

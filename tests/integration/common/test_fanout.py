@@ -98,6 +98,53 @@ async def test_one_reader_feeds_every_subscriber_every_entry_in_order(settings: 
         await hub.aclose()
 
 
+async def test_routed_subscribers_are_offered_their_regions_score_updates_and_every_unrouted_entry(
+    settings: Settings, redis: Redis
+):
+    """`routes` only spares `select` the entries routed to other regions: a subscriber of 62.10
+    is offered 62.10's score updates and every entry that is not a score update, in stream
+    order; one of 62.10 and 62.11 both regions'; one without routes everything."""
+    key = settings.stream("fan.routed")
+    hub = StreamHub(settings.redis_url, key)
+    try:
+        offered: dict[str, list[str]] = {"62.10": [], "both": [], "all": []}
+
+        def recording(name: str) -> Callable[[StreamItem], str]:
+            def select(item: StreamItem) -> str:
+                offered[name].append(item.entry_id)
+                return item.entry_id
+            return select
+
+        collectors = [
+            Collector((await hub.subscribe(recording("62.10"), routes=frozenset({"62.10"}))).deliveries(idle_s=5)),
+            Collector((await hub.subscribe(recording("both"), routes=frozenset({"62.10", "62.11"})))
+                      .deliveries(idle_s=5)),
+            Collector((await hub.subscribe(recording("all"))).deliveries(idle_s=5)),
+        ]
+        await wait_until(lambda: _equals(hub.subscribers, 3))
+        published: list[tuple[str, str]] = []  # (entry id, what it concerns)
+        for event, concerns in [
+            (samples.score_updated(region="62.10"), "62.10"), (samples.score_updated(region="62.11"), "62.11"),
+            (samples.ranking_changed(region="62.11"), "any"), (samples.score_updated(region="62.71"), "62.71"),
+            (samples.score_updated(region="62.10"), "62.10"), (samples.spd_answer_set("spd-01", 2, version=9), "any"),
+        ]:
+            published.append(((await redis.xadd(key, ev.to_entry(event))).decode(), concerns))
+        await wait_until(lambda: _all(len(c.items) >= want for c, want in zip(collectors, (4, 5, 6), strict=True)))
+        await asyncio.sleep(0.2)  # nothing more comes
+        expected = {
+            "62.10": [i for i, c in published if c in ("62.10", "any")],
+            "both": [i for i, c in published if c in ("62.10", "62.11", "any")],
+            "all": [i for i, _ in published],
+        }
+        assert offered == expected
+        assert [c.items for c in collectors] == [expected["62.10"], expected["both"], expected["all"]]
+        for c in collectors:
+            await c.close()
+        assert hub.subscribers == 0 and hub._routed == {}
+    finally:
+        await hub.aclose()
+
+
 async def test_a_subscriber_that_takes_nothing_is_dropped_and_the_others_get_everything(
     settings: Settings, redis: Redis,
 ):
