@@ -13,7 +13,9 @@ own, started by the first subscription, and keeps the newest entries in memory (
 `ring_size`), parsed once. Each subscriber gives a `select` function, called by the reader
 for every new entry: what the subscriber wants of it (a typed item), or None. It must be
 cheap and pure; `StreamItem.shared` lets subscribers that make the same thing of an entry
-share one object (and the rendering of it). What a subscriber selected waits in its own
+share one object (and the rendering of it). A subscriber that names the regions it follows
+(`routes`) is not even asked about another region's score update (`routes_of`): with
+thousands of dashboards, each update concerns few of them. What a subscriber selected waits in its own
 bounded queue (`queue_size`); a subscriber whose queue is full — a client that does not read
 what it is sent — is dropped (`Dropped` with the reason, then the end), never waited for:
 the reader and the other subscribers go on at their pace. A dropped client resumes with the
