@@ -196,14 +196,6 @@ class _Stopping(Exception):
     """The consumer stopped while waiting out an outage: the entries stay pending."""
 
 
-def _one_at_a_time(handler: Handler) -> BatchHandler:
-    async def handle(events: Sequence[Envelope], conn: Connection) -> None:
-        for event in events:  # one, from `subscribe`
-            await handler(event, conn)
-
-    return handle
-
-
 async def _entries_as_read(message: Mapping[str, Any], _parser: Any) -> BatchStreamMessage:
     """FastStream's parser for the readers: the entries as Redis returned them, which is all
     the handlers read (`raw_message`). FastStream's own decodes every entry's fields as JSON
@@ -213,6 +205,9 @@ async def _entries_as_read(message: Mapping[str, Any], _parser: Any) -> BatchStr
 
 
 def _each_bound(handler: Handler) -> BatchHandler:
+    """A one-event handler as a batch handler: called per event, in order, each bound for
+    logs and as the cause of the events it makes."""
+
     async def handle(events: Sequence[Envelope], conn: Connection) -> None:
         for event in events:
             with bind_event(event):
@@ -267,9 +262,7 @@ class EventConsumer:
         transaction, one XACK), `handler` called for each new event of it in stream order,
         with the event bound for logs and as the cause of the events it makes — the same
         effects as one at a time, for a handler of many small events."""
-        if batched:
-            return self._register(stream, _each_bound(handler), group=group, types=types, batched=True)
-        return self._register(stream, _one_at_a_time(handler), group=group, types=types, batched=False)
+        return self._register(stream, _each_bound(handler), group=group, types=types, batched=batched)
 
     def subscribe_batch(
         self,

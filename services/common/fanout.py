@@ -94,7 +94,7 @@ class StreamItem:
     key: EntryKey
     _memo: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     # The regions it concerns (see `routes_of`); None: any subscriber may want it.
-    routes: frozenset[str] | None = None
+    routes: frozenset[str] | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.routes = routes_of(self.event)
@@ -318,26 +318,20 @@ class StreamHub:
                 self._complete_after, self._complete_after_key = evicted.entry_id, evicted.key
             ring.append(item)
         unrouted = [item for item in items if item.routes is None]
-        routed: dict[_Subscriber[Any], list[StreamItem]] = {}
-        if self._routed and len(unrouted) < len(items):
-            for item in items:
-                for route in item.routes or ():
-                    for subscriber in self._routed.get(route, ()):
-                        routed.setdefault(subscriber, []).append(item)
+        # The routed subscribers that some routed item concerns; the others see only `unrouted`.
+        concerned = {subscriber for item in items for route in item.routes or ()
+                     for subscriber in self._routed.get(route, ())}
         dropped = []
         for subscriber in self._subscribers:
-            if subscriber.routes is None:
+            routes = subscriber.routes
+            if routes is None:
                 offered = items
+            elif subscriber in concerned:
+                offered = [item for item in items if item.routes is None or not item.routes.isdisjoint(routes)]
+            elif unrouted:
+                offered = unrouted
             else:
-                mine = routed.get(subscriber)
-                if mine is None:
-                    offered = unrouted
-                elif unrouted:
-                    offered = sorted({id(i): i for i in (*mine, *unrouted)}.values(), key=lambda i: i.key)
-                else:
-                    offered = mine
-                if not offered:
-                    continue
+                continue
             if not self._offer(subscriber, offered):
                 dropped.append(subscriber)
         for subscriber in dropped:

@@ -48,7 +48,7 @@ from services.common.logging import CorrelationIdMiddleware, get_logger
 from services.common.metrics import HTTP_REQUEST_SECONDS
 from services.common.principal import Principal, Role, require_role
 from services.common.revocations import Revocations
-from services.common.tokens import TokenError, VerifiedTokens, verify_token
+from services.common.tokens import TokenError, VerifiedTokens
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -159,12 +159,9 @@ async def authenticate(
     so no thread hand-off.)"""
     if credentials is None:  # no header, another scheme, or no token after "Bearer"
         raise Unauthorized("Authorization: Bearer <token> header required")
-    tokens: VerifiedTokens | None = getattr(request.app.state, "tokens", None)
+    tokens: VerifiedTokens = request.app.state.tokens
     try:
-        principal = (
-            tokens.verify(credentials.credentials) if tokens is not None
-            else verify_token(request.app.state.auth_secret, credentials.credentials)
-        )
+        principal = tokens.verify(credentials.credentials)
     except TokenError as exc:
         raise Unauthorized(str(exc)) from None
     revocations: Revocations | None = getattr(request.app.state, "revocations", None)
@@ -245,8 +242,7 @@ def create_service_app(
     app = FastAPI(title=title, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     app.state.begin_shutdown = runtime.begin_shutdown  # the server calls it when it starts stopping
-    app.state.auth_secret = secret
-    app.state.tokens = VerifiedTokens(secret)
+    app.state.tokens = VerifiedTokens(secret)  # authenticate verifies with it
     app.state.revocations = runtime.revocations  # authenticate refuses what it lists
     install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
     app.add_middleware(CorrelationIdMiddleware)

@@ -42,33 +42,27 @@ def configure_logging(
     root handler with the same processors. Both write under the handler's lock, so their
     lines never interleave."""
     out = stream or sys.stdout
+    first = [_add_service(service)] if service else []
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    # Level and logger name come from a stdlib record for the libraries' lines.
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        *first, structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name, stamp,
     ]
-    if service:
-        shared.insert(0, _add_service(service))
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )
     handler = logging.StreamHandler(out)
     own: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        _add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
+        *first, structlog.contextvars.merge_contextvars, structlog.processors.add_log_level, _add_logger_name,
+        stamp, structlog.processors.StackInfoRenderer(),
         # The console renderer formats exceptions itself.
         *([structlog.processors.format_exc_info] if json else []),
         renderer,
     ]
-    if service:
-        own.insert(0, _add_service(service))
     structlog.configure(
         processors=own,
-        logger_factory=_LineLoggerFactory(out, handler.lock),
+        logger_factory=lambda *args: _LineLogger(args[0] if args else None, out, handler.lock),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # Not cached: module-level loggers must follow a later configure_logging() call.
         cache_logger_on_first_use=False,
@@ -113,15 +107,6 @@ class _LineLogger:
             self._stream.flush()
 
     debug = info = warning = warn = error = critical = exception = fatal = failure = err = log = msg
-
-
-class _LineLoggerFactory:
-    def __init__(self, stream: TextIO, lock: Any) -> None:
-        self._stream = stream
-        self._lock = lock
-
-    def __call__(self, *args: Any) -> _LineLogger:
-        return _LineLogger(args[0] if args else None, self._stream, self._lock)
 
 
 def _add_logger_name(logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,12 @@ class SpdAnswerRecord:
 # --- cycles ------------------------------------------------------------------------------
 
 
-_CYCLE_COLUMNS = "year, methodology, window_opens_at, window_closes_at, application_from, application_to"
+_CYCLE_NAMES = ("year", "methodology", "window_opens_at", "window_closes_at", "application_from", "application_to")
+_CYCLE_COLUMNS = ", ".join(_CYCLE_NAMES)
+_CYCLE_AND_INNOVATION = f"""
+    SELECT {", ".join(f"c.{name}" for name in _CYCLE_NAMES)}, i.*
+    FROM cycles c LEFT JOIN innovations i ON i.id = $2 AND i.cycle = c.year
+    WHERE c.year = $1"""
 
 
 def _cycle(row: asyncpg.Record) -> Cycle:
@@ -79,13 +84,7 @@ async def get_cycle_and_innovation(
 ) -> tuple[Cycle, Innovation | None] | None:
     """The cycle and its innovation with this id (None when there is none), in one round
     trip; None when there is no such cycle."""
-    cycle_columns = ", ".join(f"c.{name}" for name in _CYCLE_COLUMNS.split(", "))
-    row = await conn.fetchrow(
-        f"""SELECT {cycle_columns}, i.*
-            FROM cycles c LEFT JOIN innovations i ON i.id = $2 AND i.cycle = c.year
-            WHERE c.year = $1""",
-        year, innovation_id,
-    )
+    row = await conn.fetchrow(_CYCLE_AND_INNOVATION, year, innovation_id)
     if row is None:
         return None
     return _cycle(row), (_innovation(row) if row["id"] is not None else None)
