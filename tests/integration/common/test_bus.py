@@ -201,6 +201,22 @@ async def test_a_redelivered_event_is_applied_once(
     await wait_until(lambda: _pending_is(redis, key, 0), timeout=5)  # duplicates acked too
 
 
+async def test_a_batched_subscription_applies_a_redelivered_event_once_within_and_across_reads(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, handled_table: str, make_consumer
+) -> None:
+    event = samples.innovation()
+    key = settings.stream(INTAKE)
+    for _ in range(3):  # duplicates in one read
+        await redis.xadd(key, ev.to_entry(event))
+    await make_consumer(batched=True)
+    await wait_until(lambda: _has(pool, ["inn-1"]), timeout=5)
+    await redis.xadd(key, ev.to_entry(event))  # and in a later read (the inbox has it)
+    await redis.xadd(key, ev.to_entry(samples.innovation(innovation_id="next")))
+    await wait_until(lambda: _has(pool, ["inn-1", "next"]), timeout=5)
+    # `record` inserts with a primary key: a second application would fail and stay pending.
+    await wait_until(lambda: _pending_is(redis, key, 0), timeout=5)
+
+
 async def _pending_is(redis: Redis, key: str, n: int) -> bool:
     return await pending(redis, key) == n
 
