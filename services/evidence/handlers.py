@@ -40,6 +40,7 @@ from services.evidence.adapters.evidence_store import EvidenceRecord, KnownInnov
 from services.evidence.adapters.object_store import (
     STORAGE_ERRORS,
     CopyFailed,
+    LengthMismatch,
     UploadStalled,
     UploadTooLarge,
     is_missing_bucket,
@@ -126,8 +127,8 @@ async def upload_evidence(deps: EvidenceDeps, principal: Principal, command: Upl
             "send the file's bytes as the request body (e.g. curl --data-binary @file.pdf), not a multipart form",
         )
     else:
-        _check_declared_length(deps, command.declared_length)
-        content = await _store_file(deps, target, region, command)
+        length = _declared_length(deps, command.declared_length)
+        content = await _store_file(deps, target, region, command, length)
     item = NewEvidence(
         evidence_id=str(uuid7()),
         cycle=target.cycle,
@@ -187,20 +188,24 @@ def _granted(deps: EvidenceDeps, innovation_id: str, upload_grant: str | None) -
     return KnownInnovation(innovation_id, grant.cycle, grant.region, grant.agency, status="draft", version=0)
 
 
-def _check_declared_length(deps: EvidenceDeps, content_length: str | None) -> None:
-    """Refuse at once an upload that announces more bytes than the cap (the cap is enforced
-    on the bytes received in any case)."""
+def _declared_length(deps: EvidenceDeps, content_length: str | None) -> int | None:
+    """The length the upload announces (None when absent or malformed: "²", "-1", "1e9");
+    refused at once when it is more than the cap (the cap holds on the bytes received in any
+    case)."""
     limit = deps.settings.evidence_max_upload_bytes
     declared = (content_length or "").strip()
     if not (declared.isascii() and declared.isdigit()):
-        return  # absent or malformed ("²", "-1", "1e9"): the cap still applies to the bytes received
+        return None
     digits = declared.lstrip("0") or "0"
     # Compare lengths first: int() refuses strings of thousands of digits (ValueError).
     if len(digits) > len(str(limit)) or int(digits) > limit:
         raise _too_large(limit)
+    return int(digits)
 
 
-async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: UploadEvidence) -> StoredContent:
+async def _store_file(
+    deps: EvidenceDeps, target: Target, region: str, command: UploadEvidence, length: int | None
+) -> StoredContent:
     """Stream the body into object storage (never whole in memory), typed by its first
     bytes, hashed, size-capped and copied to a temporary file on the way; then keep it only
     if that copy reads as the type its first bytes claim (a PDF opens and has pages, an
@@ -215,10 +220,12 @@ async def _store_file(deps: EvidenceDeps, target: Target, region: str, command: 
     with file_checks.scratch_copy(verdict.file_type) as copy:  # None for a video: not read
         try:
             stored = await deps.objects.put_stream(
-                key, whole, max_bytes=limit, content_type=verdict.content_type, copy_to=copy
+                key, whole, max_bytes=limit, content_type=verdict.content_type, copy_to=copy, length=length
             )
         except UploadTooLarge:
             raise _too_large(limit) from None
+        except LengthMismatch as mismatch:
+            raise InvalidInput.at("header.content-length", str(mismatch)) from None
         except UploadStalled as stalled:
             raise InputStalled.at("body", str(stalled)) from None
         except CopyFailed:

@@ -4,18 +4,21 @@ The official `minio` client is synchronous (urllib3) and its maintainers have no
 plans, so this adapter shares one thread-safe `Minio` client and runs its calls in worker
 threads. Two things matter beyond that:
 
-* **Uploads are streamed and pipelined.** `put_stream` gathers the request's chunks on the
-  event loop into parts (5 MiB) and sends each from a worker thread while the next one is
-  received, with at most two parts in flight; so what is held in memory is a few part
-  buffers, however large the file (see tests/integration/evidence/test_object_store_memory.py),
-  and each chunk is copied once, into its part. SHA-256 and the size are computed on the same
-  pass, off the event loop, and the bytes can be copied on the way to a file the caller gives
-  (`copy_to`: the upload handler checks the file's structure from that copy, so nothing reads
-  the object back); a stream over the cap is refused before its excess is sent or copied, and
-  whatever was written is aborted and removed. The digest is the object's metadata
-  (`x-amz-meta-sha256`, for a file of one part, sent once complete) or its tag `sha256` (for a
-  multipart upload, whose headers go out before the digest is known; tagging rewrites nothing,
-  where a copy onto itself would rewrite the whole object). See `_StreamedUpload`.
+* **Uploads are streamed.** A file whose length is known (the request's Content-Length, as
+  browsers and curl send it) and larger than one part goes to storage as one PUT whose body
+  is the request's chunks as they arrive (`_StreamedPut`): storage receives while the client
+  sends, and about 1 MiB is held. One of unknown length is gathered on the event loop into
+  parts (5 MiB) sent from worker threads while the next one is received, with at most two
+  parts in flight (`_StreamedUpload`). Either way memory is bounded however large the file
+  (see tests/integration/evidence/test_object_store_memory.py), and each chunk is copied at
+  most once. SHA-256 and the size are computed on the same pass, off the event loop, and the
+  bytes can be copied on the way to a file the caller gives (`copy_to`: the upload handler
+  checks the file's structure from that copy, so nothing reads the object back); a stream
+  over the cap is refused before its excess is sent or copied, and whatever was written is
+  aborted and removed. The digest is the object's metadata (`x-amz-meta-sha256`, for a file
+  of one part, sent once complete) or its tag `sha256` (when the headers went out before the
+  digest was known; tagging rewrites nothing, where a copy onto itself would rewrite the
+  whole object).
 * **Nothing waits forever.** The urllib3 pool has short timeouts (minio's default is five
   minutes); a client that stops sending mid-upload is cut off after `chunk_timeout`; uploads
   run on their own bounded thread pool (and at most `max_concurrent_uploads` at once), so
@@ -29,13 +32,15 @@ live at most 15 minutes.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import contextvars
 import functools
 import hashlib
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import IO, Any, TypeVar, cast
@@ -46,7 +51,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import Tags
 from minio.datatypes import Part
-from minio.error import MinioException, S3Error
+from minio.error import MinioException, S3Error, ServerError
 
 MiB = 1024 * 1024
 # S3's minimum part size, and the most memory one part buffer takes. Larger parts mean
@@ -55,6 +60,10 @@ DEFAULT_PART_SIZE = 5 * MiB
 # Parts of one upload sent at once: one being sent while the next is received is what
 # overlaps receiving with sending; a second one covers a storage server that is briefly slower.
 DEFAULT_PARALLEL_PARTS = 2
+# The largest object S3 stores with one PUT; a larger file of known length is a multipart upload.
+MAX_SINGLE_PUT = 5 * 1024 * MiB
+# Bytes of a streamed PUT received but not yet taken by the thread that sends them.
+STREAMED_PUT_BUFFER = 1 * MiB
 MAX_PRESIGNED_EXPIRY = timedelta(minutes=15)
 DEFAULT_PRESIGNED_EXPIRY = timedelta(minutes=5)
 # The hex digest of the content: the user metadata header `x-amz-meta-sha256` of an object
@@ -78,6 +87,17 @@ class UploadTooLarge(ObjectStoreError):
     def __init__(self, max_bytes: int) -> None:
         super().__init__(f"file is larger than the limit of {max_bytes} bytes")
         self.max_bytes = max_bytes
+
+
+class LengthMismatch(ObjectStoreError):
+    """The source yielded another number of bytes than the length it announced; nothing of
+    it is left in storage."""
+
+    def __init__(self, declared: int, received: int) -> None:
+        qualifier = "at least " if received > declared else ""
+        super().__init__(f"the upload announced {declared} bytes but sent {qualifier}{received}")
+        self.declared = declared
+        self.received = received
 
 
 class CopyFailed(ObjectStoreError):
@@ -242,8 +262,15 @@ class ObjectStore:
         max_bytes: int,
         content_type: str,
         copy_to: IO[bytes] | None = None,
+        length: int | None = None,
     ) -> StoredObject:
         """Stream `chunks` into a new object at `key`, never holding the whole file.
+
+        `length`, when known (a request's Content-Length), is the number of bytes `chunks`
+        yields: a file longer than one part is then sent as one streamed PUT (see
+        `_StreamedPut`) rather than a multipart upload; a source that yields another number
+        of bytes raises LengthMismatch, and one announcing more than `max_bytes` is refused
+        before anything is read.
 
         `key` must be fresh (see services.evidence.domain.object_keys): on any failure the
         key is removed. Raises UploadTooLarge past `max_bytes`, UploadStalled when the source
@@ -258,8 +285,14 @@ class ObjectStore:
         """
         if max_bytes < 0:
             raise ValueError("max_bytes must not be negative")
+        if length is not None and length > max_bytes:
+            raise UploadTooLarge(max_bytes)
         async with self._upload_slots:
-            upload = _StreamedUpload(self, key, content_type, copy_to)
+            upload: _StreamedUpload | _StreamedPut
+            if length is not None and self._settings.part_size < length <= MAX_SINGLE_PUT:
+                upload = _StreamedPut(self, key, content_type, copy_to, length)
+            else:
+                upload = _StreamedUpload(self, key, content_type, copy_to)
             try:
                 await upload.run(chunks, max_bytes)
             except BaseException:
@@ -323,7 +356,7 @@ class ObjectStore:
             self._call_threads, functools.partial(context.run, function, *args, **kwargs)
         )
 
-    async def _discard(self, upload: _StreamedUpload, chunks: AsyncIterable[bytes]) -> None:
+    async def _discard(self, upload: _StreamedUpload | _StreamedPut, chunks: AsyncIterable[bytes]) -> None:
         """Leave nothing behind for a failed or cancelled upload.
 
         Runs as its own task and is awaited through a shield: when the caller was cancelled,
@@ -393,7 +426,7 @@ class _StreamedUpload:
     async def run(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
         held: bytearray | None = None  # a full part, sent once a byte after it arrives
         buffer = bytearray()
-        async for chunk in self._received(chunks):
+        async for chunk in _received(chunks, self._store._settings.chunk_timeout):
             self.size += len(chunk)
             if self.size > max_bytes:
                 raise UploadTooLarge(max_bytes)
@@ -414,24 +447,6 @@ class _StreamedUpload:
             if last:
                 await self._send_part(last)
         await self._complete()
-
-    async def _received(self, chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
-        """The non-empty chunks of the source; UploadStalled when it sends nothing for
-        `chunk_timeout` (time spent waiting for storage does not count)."""
-        iterator = aiter(chunks)
-        timeout = self._store._settings.chunk_timeout
-        while True:
-            try:
-                async with asyncio.timeout(timeout):
-                    chunk = await anext(iterator)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise UploadStalled(timeout) from None
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise TypeError(f"upload chunks must be bytes, got {type(chunk).__name__}")
-            if chunk:  # empty chunks (ASGI servers end bodies with one) carry nothing
-                yield chunk
 
     # --- parts ---------------------------------------------------------------------------
 
@@ -525,6 +540,202 @@ class _StreamedUpload:
                 )
         with contextlib.suppress(Exception):
             await self._store._call(self._client.remove_object, self._bucket, self._key)
+
+
+class _StreamedPut:
+    """One upload of a known length longer than one part: a single PUT whose body is the
+    request's chunks as they arrive.
+
+    Storage receives the bytes while the client is still sending them, in one request, then
+    the digest goes on as the object's tag `sha256` (as for a multipart upload, whose
+    headers also go out before the digest is known). Against a multipart upload of the same
+    file that saves the waiting for each part to be complete before it is sent, the
+    create/complete calls, and the storage server's joining of the parts.
+
+    The request is signed as a presigned URL (the payload unsigned, computed locally), so
+    its body can be a stream: minio signs its own requests over plain HTTP with the
+    payload's SHA-256, which needs the whole body before the headers. A worker thread sends
+    the body, hashing and copying each chunk on the way; the event loop hands it the chunks
+    through a `_ChunkPipe` holding at most STREAMED_PUT_BUFFER bytes, so memory stays flat
+    and a client faster than storage is slowed down by TCP. A PUT is atomic: a body cut
+    short (the client went away, the cap, a mismatch) stores nothing.
+    """
+
+    def __init__(
+        self, store: ObjectStore, key: str, content_type: str, copy_to: IO[bytes] | None, length: int
+    ) -> None:
+        self._store = store
+        self._client = store._client
+        self._bucket = store.bucket
+        self._key = key
+        self._content_type = content_type
+        self._copy_to = copy_to
+        self._length = length
+        self._hash = hashlib.sha256()
+        self._calls: list[asyncio.Future[Any]] = []
+        self.size = 0
+        self.sha256 = ""
+
+    async def run(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
+        pipe = _ChunkPipe(STREAMED_PUT_BUFFER)
+        url = self._client.presigned_put_object(self._bucket, self._key, MAX_PRESIGNED_EXPIRY)
+        sent = self._call(self._send, url, pipe)
+        try:
+            async for chunk in _received(chunks, self._store._settings.chunk_timeout):
+                self.size += len(chunk)
+                if self.size > max_bytes:
+                    raise UploadTooLarge(max_bytes)
+                if self.size > self._length:
+                    raise LengthMismatch(self._length, self.size)
+                if not await pipe.put(chunk):
+                    break  # the sender stopped: its failure is raised below
+            else:
+                if self.size != self._length:
+                    raise LengthMismatch(self._length, self.size)
+                pipe.close()
+        except BaseException:
+            pipe.fail()
+            raise
+        await asyncio.shield(sent)
+        self.sha256 = self._hash.hexdigest()
+        tags = Tags.new_object_tags()
+        tags[SHA256_METADATA] = self.sha256
+        await asyncio.shield(self._call(self._client.set_object_tags, self._bucket, self._key, tags))
+
+    def _send(self, url: str, pipe: _ChunkPipe) -> None:
+        def body() -> Iterator[bytes]:
+            while (chunk := pipe.get()) is not None:
+                self._hash.update(chunk)
+                if self._copy_to is not None:
+                    try:
+                        self._copy_to.write(chunk)
+                    except (OSError, ValueError) as error:  # ValueError: the copy was closed
+                        raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
+                yield chunk
+
+        headers = {"Content-Length": str(self._length), "Content-Type": self._content_type}
+        try:
+            # No retry: the body is a stream, read once.
+            response = self._store._http.urlopen("PUT", url, body=body(), headers=headers, retries=False)
+        finally:
+            pipe.stop_reading()
+        if response.status != 200:
+            raise _s3_error(response, self._bucket, self._key)
+        if pipe.unsent:  # storage answered before the whole body went out
+            raise MinioException(f"storage answered {response.status} before the upload was sent")
+
+    def _call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        context = contextvars.copy_context()
+        future = asyncio.get_running_loop().run_in_executor(
+            self._store._upload_threads, functools.partial(context.run, function, *args)
+        )
+        self._calls.append(future)
+        return future
+
+    async def discard(self) -> None:
+        """After a failure: let the sending end (its pipe has failed, so it stops at its next
+        chunk), then remove the key (a PUT cut short stored nothing; one that completed did)."""
+        await asyncio.gather(*self._calls, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._store._call(self._client.remove_object, self._bucket, self._key)
+
+
+class _ChunkPipe:
+    """Chunks handed by the event loop to one worker thread, in order, with at most `limit`
+    bytes waiting: `put` (on the loop) waits while the pipe is full, `get` (in the thread)
+    blocks while it is empty. The loop is woken only when it waits for room."""
+
+    def __init__(self, limit: int) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._limit = limit
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._waiting_bytes = 0
+        self._condition = threading.Condition()
+        self._room = asyncio.Event()
+        self._writer_waits = False
+        self._closed = False  # the writer put its last chunk
+        self._failed = False  # the writer gave up: the reader stops
+        self._reader_gone = False
+
+    @property
+    def unsent(self) -> bool:
+        return bool(self._chunks) or not self._closed
+
+    async def put(self, chunk: bytes) -> bool:
+        """Hand over `chunk`; False when the reader is gone (it failed or was answered)."""
+        while True:
+            with self._condition:
+                if self._reader_gone:
+                    return False
+                if self._waiting_bytes < self._limit:
+                    self._chunks.append(chunk)
+                    self._waiting_bytes += len(chunk)
+                    self._condition.notify()
+                    return True
+                self._room.clear()
+                self._writer_waits = True
+            await self._room.wait()
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._condition.notify()
+
+    def fail(self) -> None:
+        with self._condition:
+            self._failed = True
+            self._condition.notify()
+
+    def get(self) -> bytes | None:
+        """The next chunk; None after the last one; _UploadAborted once the writer failed."""
+        with self._condition:
+            while not self._chunks and not (self._closed or self._failed):
+                self._condition.wait()
+            if self._failed:
+                raise _UploadAborted()
+            if not self._chunks:
+                return None
+            chunk = self._chunks.popleft()
+            self._waiting_bytes -= len(chunk)
+            wake, self._writer_waits = self._writer_waits, False
+        if wake:
+            self._wake_writer()
+        return chunk
+
+    def stop_reading(self) -> None:
+        with self._condition:
+            self._reader_gone = True
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            self._loop.call_soon_threadsafe(self._room.set)
+
+
+def _s3_error(response: urllib3.BaseHTTPResponse, bucket: str, key: str) -> MinioException:
+    """The error storage answered a request with, as minio raises it (S3Error with its code)."""
+    if response.data and "xml" in response.headers.get("content-type", ""):
+        with contextlib.suppress(Exception):
+            return S3Error.fromxml(response)
+    return ServerError(f"storage answered {response.status} to the PUT of {bucket}/{key}", response.status)
+
+
+async def _received(chunks: AsyncIterable[bytes], timeout: float) -> AsyncIterator[bytes]:
+    """The non-empty chunks of the source; UploadStalled when it sends nothing for
+    `timeout` seconds (time spent waiting for storage does not count)."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(timeout):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadStalled(timeout) from None
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise TypeError(f"upload chunks must be bytes, got {type(chunk).__name__}")
+        if chunk:  # empty chunks (ASGI servers end bodies with one) carry nothing
+            yield chunk
 
 
 async def peek(chunks: AsyncIterable[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:

@@ -204,16 +204,23 @@ async def test_region_admin_uploads_spd_evidence_and_video_indicators_take_files
     assert stored.data.kind == "link" and stored.data.sha256 is None
 
 
-async def test_a_file_larger_than_one_part_streams_through_in_pieces(service: Service) -> None:
+@pytest.mark.parametrize("length_declared", [True, False], ids=["content-length", "chunked"])
+async def test_a_file_larger_than_one_part_streams_through_in_pieces(service: Service, length_declared: bool) -> None:
     innovation = await service.innovation("dinkes")
-    # Sent in odd-sized chunks as a network would; stored as a multipart upload (5 MiB parts).
+    # Sent in odd-sized chunks as a network would. With its length declared (as browsers and
+    # curl do) it goes to storage as one streamed PUT; without, as a multipart upload.
     source = large_pdf(CAP - 1000, (300_007,), seed=3)
+    length = {"Content-Length": str(source.total)} if length_declared else {}
     response = await service.client.post(
         "/v1/evidence", params={"cycle": 2026, "innovation": innovation, "indicator": "sid-21"},
-        content=source, headers={**operator(), "Content-Type": "application/pdf"},
+        content=source, headers={**operator(), "Content-Type": "application/pdf", **length},
     )
     assert response.status_code == 201, response.text
     assert (response.json()["size"], response.json()["sha256"]) == (source.produced, source.sha256)
+    async with service.pool.acquire() as conn:
+        key = await conn.fetchval("SELECT object_key FROM evidence WHERE id = $1", response.json()["id"])
+    etag = service.s3.head_object(Bucket=service.settings.s3_bucket, Key=key)["ETag"]
+    assert ("-" not in etag) == length_declared, etag  # a multipart upload's ETag ends in -<parts>
     read = await service.client.get(f"/v1/evidence/{response.json()['id']}", headers=operator())
     url = read.json()["download"]["url"]
     digest = hashlib.sha256()

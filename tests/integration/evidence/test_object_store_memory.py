@@ -24,7 +24,7 @@ from typing import IO
 
 import pytest
 
-from services.evidence.adapters.object_store import DEFAULT_PART_SIZE, ObjectStore
+from services.evidence.adapters.object_store import DEFAULT_PART_SIZE, STREAMED_PUT_BUFFER, ObjectStore
 from tests.integration.evidence.conftest import store_settings
 from tests.integration.evidence.streams import GeneratedStream, MiB
 from tests.support.s3 import S3Endpoint, moto_s3_server_process
@@ -53,14 +53,16 @@ async def store(s3_in_child_process: S3Endpoint) -> AsyncIterator[ObjectStore]:
     await store.aclose()
 
 
-async def peak_while_uploading(store: ObjectStore, total: int, copy_to: IO[bytes] | None = None) -> int:
+async def peak_while_uploading(
+    store: ObjectStore, total: int, copy_to: IO[bytes] | None = None, *, length: int | None = None
+) -> int:
     source = GeneratedStream(total, (64 * 1024,), seed=total)
     tracemalloc.start()
     try:
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         stored = await store.put_stream(
-            f"memory/{total}", source, max_bytes=total, content_type="video/mp4", copy_to=copy_to
+            f"memory/{total}", source, max_bytes=total, content_type="video/mp4", copy_to=copy_to, length=length
         )
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -101,3 +103,19 @@ async def test_copying_the_upload_to_a_file_keeps_the_peak_flat(
 
     assert DEFAULT_PART_SIZE <= large <= 4 * DEFAULT_PART_SIZE
     assert abs(large - small) <= DEFAULT_PART_SIZE
+
+
+async def test_a_streamed_put_holds_its_small_buffer_not_parts(
+    store: ObjectStore, record_property: pytest.RecordProperty
+) -> None:
+    """With the length known, the file is one PUT fed from a buffer of STREAMED_PUT_BUFFER
+    bytes: the peak is about that buffer, whatever the file's size."""
+    with tempfile.TemporaryFile() as small_copy, tempfile.TemporaryFile() as large_copy:
+        small = await peak_while_uploading(store, 12 * MiB, small_copy, length=12 * MiB)
+        large = await peak_while_uploading(store, 48 * MiB, large_copy, length=48 * MiB)
+        assert (small_copy.tell(), large_copy.tell()) == (12 * MiB, 48 * MiB)
+    record_property("peak_MiB_48MiB_streamed_put", round(large / MiB, 2))
+    print(f"\npeak above baseline, streamed PUT: 12 MiB upload {small / MiB:.2f} MiB, 48 MiB {large / MiB:.2f}")
+
+    assert large <= 2 * STREAMED_PUT_BUFFER + MiB
+    assert abs(large - small) <= STREAMED_PUT_BUFFER
