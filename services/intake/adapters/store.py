@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import asyncpg
@@ -57,10 +58,19 @@ class SpdAnswerRecord:
 
 _CYCLE_NAMES = ("year", "methodology", "window_opens_at", "window_closes_at", "application_from", "application_to")
 _CYCLE_COLUMNS = ", ".join(_CYCLE_NAMES)
+# The cycle row's revision is its xmin, which every UPDATE of the row changes: a write
+# decided under a cycle names the revision it read (see save_innovation).
 _CYCLE_AND_INNOVATION = f"""
-    SELECT {", ".join(f"c.{name}" for name in _CYCLE_NAMES)}, i.*
+    SELECT {", ".join(f"c.{name}" for name in _CYCLE_NAMES)}, c.xmin::text AS cycle_revision, i.*
     FROM cycles c LEFT JOIN innovations i ON i.id = $2 AND i.cycle = c.year
     WHERE c.year = $1"""
+
+
+@dataclass(frozen=True, slots=True)
+class CycleAndInnovation:
+    cycle: Cycle
+    cycle_revision: str  # changes whenever the cycle's row does (its window, its methodology)
+    innovation: Innovation | None
 
 
 def _cycle(row: asyncpg.Record) -> Cycle:
@@ -79,15 +89,14 @@ async def get_cycle(conn: Connection, year: int) -> Cycle | None:
     return _cycle(row) if row is not None else None
 
 
-async def get_cycle_and_innovation(
-    conn: Connection, year: int, innovation_id: str
-) -> tuple[Cycle, Innovation | None] | None:
-    """The cycle and its innovation with this id (None when there is none), in one round
-    trip; None when there is no such cycle."""
+async def get_cycle_and_innovation(conn: Connection, year: int, innovation_id: str) -> CycleAndInnovation | None:
+    """The cycle, its revision and its innovation with this id (None when there is none),
+    in one round trip; None when there is no such cycle."""
     row = await conn.fetchrow(_CYCLE_AND_INNOVATION, year, innovation_id)
     if row is None:
         return None
-    return _cycle(row), (_innovation(row) if row["id"] is not None else None)
+    innovation = _innovation(row) if row["id"] is not None else None
+    return CycleAndInnovation(_cycle(row), row["cycle_revision"], innovation)
 
 
 # --- agencies ----------------------------------------------------------------------------
@@ -180,13 +189,22 @@ async def get_innovation(conn: Connection, cycle: int, innovation_id: str) -> In
     return _innovation(row) if row is not None else None
 
 
-def _save_with_event(profile_columns: Sequence[str]) -> str:
+@cache
+def _save_with_event(profile_changed: bool, cycle_checked: bool) -> str:
     """The new state, written only over the version it was computed from (optimistic: no row
     lock is held between the read and this write), and its event, in one statement. Only
     the profile columns named are set: an answer or a status change leaves the long texts as
-    they are stored, so PostgreSQL does not write them again."""
+    they are stored, so PostgreSQL does not write them again. With the cycle checked, the
+    write also applies only while the cycle's row is at the revision it was decided under."""
+    profile_columns = _PROFILE_COLUMNS if profile_changed else ()
     assignments = "".join(f", {name} = ${n}" for n, name in enumerate(profile_columns, start=6))
-    first_event_parameter = 6 + len(profile_columns)
+    next_parameter = 6 + len(profile_columns)
+    cycle_condition = ""
+    if cycle_checked:
+        cycle_condition = (
+            f" AND (SELECT xmin::text FROM cycles WHERE year = ${next_parameter}) = ${next_parameter + 1}"
+        )
+        next_parameter += 2
     return f"""
         WITH saved AS (
             UPDATE innovations
@@ -194,30 +212,34 @@ def _save_with_event(profile_columns: Sequence[str]) -> str:
                 submitted_at = CASE WHEN $3 = 'submitted' AND status <> 'submitted' THEN now()
                                     ELSE submitted_at END
                 {assignments}
-            WHERE id = $1 AND version = $2 - 1
+            WHERE id = $1 AND version = $2 - 1{cycle_condition}
             RETURNING updated_at, submitted_at
-        ), queued AS ({insert_for_each("saved", first_event_parameter)})
+        ), queued AS ({insert_for_each("saved", next_parameter)})
         SELECT updated_at, submitted_at FROM saved"""
 
 
-_SAVE_WITH_PROFILE = _save_with_event(_PROFILE_COLUMNS)
-_SAVE_WITHOUT_PROFILE = _save_with_event(())
-
-
 async def save_innovation(
-    conn: Connection, innovation: Innovation, event: BaseEnvelope, *, profile_changed: bool = True
+    conn: Connection,
+    innovation: Innovation,
+    event: BaseEnvelope,
+    *,
+    profile_changed: bool = True,
+    cycle_revision: str | None = None,
 ) -> Innovation | None:
     """Write `innovation` (the state after a change of the version before it) and enqueue
     `event`, both or neither, in one round trip; its profile only when `profile_changed`.
-    None, with nothing written, when the row is no longer at `innovation.version - 1`: a
-    concurrent change committed first."""
-    state = (innovation.id, innovation.version, innovation.status, innovation.version, dict(innovation.answers))
+    None, with nothing written, when the row is no longer at `innovation.version - 1` (a
+    concurrent change committed first) or, given `cycle_revision`, when the cycle's row is
+    no longer at that revision."""
+    parameters: list[Any] = [
+        innovation.id, innovation.version, innovation.status, innovation.version, dict(innovation.answers),
+    ]
     if profile_changed:
-        row = await conn.fetchrow(
-            _SAVE_WITH_PROFILE, *state, *_profile_values(innovation.profile), *outbox_parameters(event)
-        )
-    else:
-        row = await conn.fetchrow(_SAVE_WITHOUT_PROFILE, *state, *outbox_parameters(event))
+        parameters += _profile_values(innovation.profile)
+    if cycle_revision is not None:
+        parameters += (innovation.cycle, cycle_revision)
+    statement = _save_with_event(profile_changed, cycle_revision is not None)
+    row = await conn.fetchrow(statement, *parameters, *outbox_parameters(event))
     if row is None:
         return None
     # The rest is what was written: only the times are the database's.

@@ -7,11 +7,13 @@ refusal is raised before anything is written, so a refused request changes nothi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.errors import Conflict, Forbidden, InvalidInput
+from services.common.db import Connection
+from services.common.errors import Conflict, DomainError, Forbidden, InvalidInput, Unavailable
 from services.common.events import (
     InnovationCreated,
     InnovationState,
@@ -39,6 +41,7 @@ from services.intake.domain.eligibility import SUBMISSION_WINDOW, check_eligibil
 from services.intake.domain.innovation import Innovation, TransitionError, new_innovation
 from services.intake.handlers.shared import (
     CycleContext,
+    Loaded,
     check_version,
     load_cycle,
     load_cycle_and_innovation,
@@ -156,9 +159,9 @@ async def create_innovation(deps: IntakeDeps, principal: Principal, command: Cre
 
 async def get_innovation(deps: IntakeDeps, principal: Principal, ref: InnovationRef) -> InnovationView:
     async with deps.pool.acquire() as conn:
-        context, found = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
-    innovation = readable(principal, found, ref.innovation_id)
-    return _view(deps, innovation, context, deps.clock())
+        loaded = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
+    innovation = readable(principal, loaded.innovation, ref.innovation_id)
+    return _view(deps, innovation, loaded.context, deps.clock())
 
 
 async def list_innovations(deps: IntakeDeps, principal: Principal, query: ListInnovations) -> InnovationPage:
@@ -200,30 +203,81 @@ async def _change(
     *,
     before: Callable[[CycleContext], None] | None = None,
 ) -> InnovationView:
-    """Read, decide, write: two round trips, no transaction held open in between. The write
-    (state and event in one statement) applies only over the version that was read; a
-    concurrent change that committed first makes it a stale version, as if it had come
-    later."""
+    """Read, decide, write: no transaction held open in between. The write (state and event
+    in one statement) applies only over the version that was read, under the cycle as it was
+    read; a concurrent change that committed first makes it a stale version, as if it had
+    come later.
+
+    The read is skipped when this process wrote the innovation last at the version the
+    client names (deps.recent): the change is decided from that copy and written as usual,
+    so the database confirms the copy or refuses the write. Only a write counts from a
+    copy: when the write is refused, when the change makes no difference, or when the copy
+    leads to a refusal, the change is decided again from a fresh read."""
     now = deps.clock()
+    attempt = functools.partial(
+        _decide_and_write, deps, principal, ref, expected_version, change, event_class, before, now
+    )
     async with deps.pool.acquire() as conn:
-        context, found = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
-        if before is not None:
-            before(context)
-        current = writable(principal, found, ref.innovation_id)
-        check_version(expected_version, current.version)
-        changed = change(current, context, now)
-        if changed is None:  # same as stored: no new version, no event
-            return _view(deps, current, context, now)
-        event = _event(event_class, changed, principal)
-        profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
-        saved = await store.save_innovation(conn, changed, event, profile_changed=profile_changed)
-        if saved is None:
+        copy = deps.recent.get((ref.cycle, ref.innovation_id))
+        if copy is not None and copy.innovation is not None and copy.innovation.version == expected_version:
+            try:
+                written = await attempt(conn, copy, from_copy=True)
+            except DomainError:
+                written = None
+            if written is not None:
+                return written
+            deps.recent.discard((ref.cycle, ref.innovation_id))
+        for _ in range(_FRESH_ATTEMPTS):
+            loaded = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
+            written = await attempt(conn, loaded, from_copy=False)
+            if written is not None:
+                return written
             latest = await store.get_innovation(conn, ref.cycle, ref.innovation_id)
             check_version(expected_version, latest.version if latest is not None else 0)
-            raise RuntimeError(f"innovation {ref.innovation_id} was not saved at version {changed.version}")
+    # Each attempt found the innovation unchanged but the cycle's row changed under it.
+    raise Unavailable(reason="the cycle was being changed while this change was written; try again")
+
+
+# A write refused although the innovation is still at the version read means the cycle's
+# row changed in between (its window was edited): decided again, a few times at most.
+_FRESH_ATTEMPTS = 3
+
+
+async def _decide_and_write(
+    deps: IntakeDeps,
+    principal: Principal,
+    ref: InnovationRef,
+    expected_version: int | None,
+    change: Change,
+    event_class: type[InnovationEvent],
+    before: Callable[[CycleContext], None] | None,
+    now: datetime,
+    conn: Connection,
+    loaded: Loaded,
+    *,
+    from_copy: bool,
+) -> InnovationView | None:
+    """Decide the change from `loaded` and write it. The view of the result; None when the
+    write was refused (the innovation or its cycle changed since `loaded` was read), or when
+    `loaded` is a copy and the change makes no difference to it."""
+    if before is not None:
+        before(loaded.context)
+    current = writable(principal, loaded.innovation, ref.innovation_id)
+    check_version(expected_version, current.version)
+    changed = change(current, loaded.context, now)
+    if changed is None:  # same as stored: no new version, no event
+        return None if from_copy else _view(deps, current, loaded.context, now)
+    event = _event(event_class, changed, principal)
+    profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
+    saved = await store.save_innovation(
+        conn, changed, event, profile_changed=profile_changed, cycle_revision=loaded.cycle_revision
+    )
+    if saved is None:
+        return None
+    deps.recent.put((ref.cycle, ref.innovation_id), Loaded(loaded.context, loaded.cycle_revision, saved))
     deps.wake_relay()
     log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
-    return _view(deps, saved, context, now).model_copy(update={"event_id": event.event_id})
+    return _view(deps, saved, loaded.context, now).model_copy(update={"event_id": event.event_id})
 
 
 def _edit(apply: Callable[[Innovation], Innovation | None]) -> Change:

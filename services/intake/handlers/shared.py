@@ -80,18 +80,26 @@ async def load_cycle(conn: Connection, year: int) -> CycleContext:
     return CycleContext(cycle, load_methodology(cycle.methodology))
 
 
-async def load_cycle_and_innovation(
-    conn: Connection, year: int, innovation_id: str
-) -> tuple[CycleContext, Innovation | None]:
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """An innovation as read (None when there is none) and the cycle it is decided under,
+    with the revision of the cycle's row (store.save_innovation can require it unchanged)."""
+
+    context: CycleContext
+    cycle_revision: str
+    innovation: Innovation | None
+
+
+async def load_cycle_and_innovation(conn: Connection, year: int, innovation_id: str) -> Loaded:
     """The cycle (NotFound without it) and its innovation with this id (None when there is
     none), in one round trip."""
     if not looks_like_innovation_id(innovation_id):
-        return await load_cycle(conn, year), None
+        return Loaded(await load_cycle(conn, year), "", None)
     found = await store.get_cycle_and_innovation(conn, year, innovation_id)
     if found is None:
         raise _no_cycle(year)
-    cycle, innovation = found
-    return CycleContext(cycle, load_methodology(cycle.methodology)), innovation
+    context = CycleContext(found.cycle, load_methodology(found.cycle.methodology))
+    return Loaded(context, found.cycle_revision, found.innovation)
 
 
 def check_region(code: str) -> None:
