@@ -2,15 +2,17 @@
 
 A service calls `enqueue(conn, event)` (or `enqueue_many`) inside the transaction of its
 business write, so a 2xx means both are committed. `OutboxRelay` moves committed rows to
-Redis: it claims unpublished rows with `FOR UPDATE SKIP LOCKED` (several relays share the
-work), XADDs them in id order (one pipeline), stamps them published (one statement) and
-commits. If Redis is down the transaction rolls back and the rows wait; a crash between XADD
-and commit publishes a row twice, which consumers absorb through their inbox. Rows from
-transactions committing out of id order may be published out of order; consumers order by
-`version`, not by arrival.
+Redis: it claims unpublished rows by leasing them for `lease_s` (one statement, `FOR UPDATE
+SKIP LOCKED`: several relays share the work, none takes a row another holds), XADDs them in
+id order (one pipeline) and stamps them published (one statement). No transaction is held
+open across the XADDs. If Redis is down the relay gives its lease back and the rows wait; a
+relay that dies holding a lease leaves its rows to be claimed again once the lease runs out,
+and one that dies between XADD and stamp publishes a row twice, which consumers absorb
+through their inbox. Rows from transactions committing out of id order may be published out
+of order; consumers order by `version`, not by arrival.
 
-A round costs four PostgreSQL round trips (BEGIN, claim, stamp, COMMIT) however many rows it
-carries, so the relay lets rows gather: woken by a commit (NOTIFY, or `wake()` in process),
+A round costs two PostgreSQL round trips (claim, stamp) however many rows it carries, so the
+relay lets rows gather: woken by a commit (NOTIFY, or `wake()` in process),
 it waits `coalesce_s` before claiming (a full batch is followed at once by the next). The
 backlog gauge is sampled at most every BACKLOG_SAMPLE_S, off the path of a round that
 publishes.
@@ -120,6 +122,9 @@ class OutboxRelay:
     hand (tests, the CLI)."""
 
     BACKLOG_SAMPLE_S = 5.0  # how often a drained relay counts the backlog for the gauge
+    # How long a claim holds its rows: far longer than a round takes (a pipeline of XADDs),
+    # and as long as the rows of a relay that died wait before another takes them.
+    LEASE_S = 10.0
 
     def __init__(
         self,
@@ -188,29 +193,44 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to batch_size unpublished rows; return how many. Raises (and leaves
         the rows unpublished) when Redis or PostgreSQL fails."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                f"""SELECT id, event_id, stream, type, payload FROM {self.schema}.outbox
-                    WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-                self.batch_size,
+        async with self.pool.acquire() as conn:
+            claimed = await conn.fetch(
+                f"""UPDATE {self.schema}.outbox SET lease_until = now() + make_interval(secs => $2)
+                    WHERE id IN (
+                        SELECT id FROM {self.schema}.outbox
+                        WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
+                        ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+                    RETURNING id, event_id, stream, type, payload""",
+                self.batch_size, self.LEASE_S,
             )
-            if not rows:
+            if not claimed:
                 return 0
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    pipe.xadd(
-                        self.stream_prefix + row["stream"],
-                        entry_fields(row["payload"], row["type"], str(row["event_id"])),  # type: ignore[arg-type]
-                        # web.events is never trimmed: services replay it whole at start-up
-                        # to know every disabled account and revoked token.
-                        maxlen=None if row["stream"] == WEB_STREAM else self.stream_maxlen,
-                        approximate=True,
+            rows = sorted(claimed, key=lambda row: row["id"])  # RETURNING has no order
+            ids = [row["id"] for row in rows]
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for row in rows:
+                        pipe.xadd(
+                            self.stream_prefix + row["stream"],
+                            entry_fields(row["payload"], row["type"], str(row["event_id"])),  # type: ignore[arg-type]
+                            # web.events is never trimmed: services replay it whole at start-up
+                            # to know every disabled account and revoked token.
+                            maxlen=None if row["stream"] == WEB_STREAM else self.stream_maxlen,
+                            approximate=True,
+                        )
+                    entry_ids = await pipe.execute()
+            except Exception:
+                # Redis failed: the rows are free for the next round at once. (If PostgreSQL
+                # failed too, the lease runs out.)
+                with contextlib.suppress(Exception):
+                    await conn.execute(
+                        f"UPDATE {self.schema}.outbox SET lease_until = NULL WHERE id = ANY($1::bigint[])", ids
                     )
-                entry_ids = await pipe.execute()
+                raise
             await conn.execute(
                 f"""UPDATE {self.schema}.outbox o SET published_at = now(), entry_id = p.entry_id
                     FROM unnest($1::bigint[], $2::text[]) AS p(id, entry_id) WHERE o.id = p.id""",
-                [row["id"] for row in rows],
+                ids,
                 [_text(entry_id) for entry_id in entry_ids],
             )
         OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))

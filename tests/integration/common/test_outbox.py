@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from services.common import events as ev
 from services.common.bus import make_redis
+from services.common.db import create_pool
 from services.common.outbox import OutboxRelay, enqueue
 from services.common.settings import Settings
 from tests.support import events as samples
@@ -217,3 +218,47 @@ async def test_a_woken_relay_lets_commits_gather_and_publishes_them_in_one_round
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_rows_a_dead_relay_leased_are_published_once_its_lease_runs_out(
+    settings: Settings, pool: asyncpg.Pool, redis: Redis, schema: str
+) -> None:
+    events = [samples.innovation(version=v) for v in range(1, 5)]
+    await enqueue_committed(pool, events)
+    async with pool.acquire() as conn:  # a relay claimed the first two, then was killed
+        await conn.execute(
+            "UPDATE outbox SET lease_until = now() + interval '1 second'"
+            " WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 2)"
+        )
+    relay = relay_for(settings, pool, redis, schema)
+    key = settings.stream(ev.INTAKE_STREAM)
+
+    assert await relay.publish_batch() == 2  # only the rows no one holds
+    assert await relay.publish_batch() == 0
+    assert [e.version for e in await stream_events(redis, key)] == [3, 4]
+
+    await asyncio.sleep(1.1)
+    assert await relay.publish_batch() == 2
+    assert [e.version for e in await stream_events(redis, key)] == [3, 4, 1, 2]  # once each
+    assert await unpublished(pool) == 0
+
+
+async def test_a_round_is_two_statements_however_many_rows_it_carries(
+    settings: Settings, schema: str, redis: Redis
+) -> None:
+    statements: list[str] = []
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: statements.append(record.query))
+        relay = relay_for(settings, pool, redis, schema)
+        await enqueue_committed(pool, [samples.innovation(version=1)])
+        assert await relay.publish_batch() == 1  # the first use of a statement also looks up its types
+        await enqueue_committed(pool, [samples.innovation(version=v) for v in range(2, 32)])
+        statements.clear()
+        assert await relay.publish_batch() == 30
+        assert len(statements) == 2, [s[:60] for s in statements]
+        assert await relay.publish_batch() == 0
+        assert len(statements) == 3  # a round that finds nothing is one statement
+    finally:
+        await pool.close()
