@@ -17,7 +17,7 @@ from tests.support.infra import drop_schema
 pytestmark = pytest.mark.integration
 
 PACKAGE = "tests.integration.common.sample_migrations"
-ALL_VERSIONS = ["common/001_outbox_inbox", "001_widgets", "002_widget_color"]
+ALL_VERSIONS = ["common/001_outbox_inbox", "common/002_outbox_lease", "001_widgets", "002_widget_color"]
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ async def test_scores_of_migration_001_read_back_as_the_read_model(tmp_path, mon
     causes = [uuid.uuid4(), uuid.uuid4()]
     try:
         assert await migrate(settings.database_url, schema, "legacy_scoring_migrations") == [
-            "common/001_outbox_inbox", "001_scoring_state"
+            "common/001_outbox_inbox", "common/002_outbox_lease", "001_scoring_state"
         ]
         conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": schema})
         try:
