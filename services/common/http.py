@@ -204,7 +204,17 @@ def json_response(
     event_id = getattr(result, "event_id", None)
     if event_id is not None:
         headers[EVENT_ID_HEADER] = str(event_id)
-    return JSONResponse(result.model_dump(mode="json"), status_code=status_code, headers=headers or None)
+    return ModelResponse(result, status_code=status_code, headers=headers or None)
+
+
+class ModelResponse(JSONResponse):
+    """A JSONResponse whose content is a pydantic model, serialised straight to JSON bytes by
+    pydantic (as compact as Starlette's, without building a dict for json.dumps first)."""
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, BaseModel):
+            return content.model_dump_json().encode()
+        return super().render(content)
 
 
 # --- the app -----------------------------------------------------------------------------
