@@ -9,7 +9,9 @@ open across the XADDs. If Redis is down the relay gives its lease back and the r
 relay that dies holding a lease leaves its rows to be claimed again once the lease runs out,
 and one that dies between XADD and stamp publishes a row twice, which consumers absorb
 through their inbox. Rows from transactions committing out of id order may be published out
-of order; consumers order by `version`, not by arrival.
+of order; consumers order by `version`, not by arrival. The XADDs of a round are bounded to
+half the lease, so a stalled Redis cannot keep rows past their lease while another relay
+takes them; a round cancelled at shutdown keeps its lease, and its rows wait for it to run out.
 
 A round costs two PostgreSQL round trips (claim, stamp) however many rows it carries, so the
 relay lets rows gather: woken by a commit (NOTIFY, or `wake()` in process),
@@ -200,15 +202,18 @@ class OutboxRelay:
                         SELECT id FROM {self.schema}.outbox
                         WHERE published_at IS NULL AND (lease_until IS NULL OR lease_until < now())
                         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-                    RETURNING id, event_id, stream, type, payload""",
+                    RETURNING id, event_id, stream, type, payload, lease_until""",
                 self.batch_size, self.LEASE_S,
             )
             if not claimed:
                 return 0
             rows = sorted(claimed, key=lambda row: row["id"])  # RETURNING has no order
             ids = [row["id"] for row in rows]
+            lease = rows[0]["lease_until"]  # one value for the whole claim: now() is the statement's
             try:
-                async with self.redis.pipeline(transaction=False) as pipe:
+                # Well within the lease, or another relay could take the rows while these
+                # XADDs still wait for a stalled Redis (with its client's retries).
+                async with asyncio.timeout(self.LEASE_S / 2), self.redis.pipeline(transaction=False) as pipe:
                     for row in rows:
                         pipe.xadd(
                             self.stream_prefix + row["stream"],
@@ -222,9 +227,12 @@ class OutboxRelay:
             except Exception:
                 # Redis failed: the rows are free for the next round at once. (If PostgreSQL
                 # failed too, the lease runs out.)
+                # Only the lease this round holds: not one another relay took since.
                 with contextlib.suppress(Exception):
                     await conn.execute(
-                        f"UPDATE {self.schema}.outbox SET lease_until = NULL WHERE id = ANY($1::bigint[])", ids
+                        f"""UPDATE {self.schema}.outbox SET lease_until = NULL
+                            WHERE id = ANY($1::bigint[]) AND lease_until = $2""",
+                        ids, lease,
                     )
                 raise
             await conn.execute(

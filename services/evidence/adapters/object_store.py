@@ -154,6 +154,9 @@ class ObjectStoreSettings:
     parallel_parts: int = DEFAULT_PARALLEL_PARTS
     # How long an upload may wait for the next chunk of the request body.
     chunk_timeout: float = 60.0
+    # The same while a streamed PUT (see _StreamedPut) holds a request open on storage,
+    # which would otherwise cut it off as idle (S3: RequestTimeout after about 20 s).
+    streamed_put_stall_timeout: float = 15.0
     # Where browsers reach the same storage when that differs from endpoint_url (a gateway,
     # a public host name): download URLs are signed for this host. None: endpoint_url.
     public_endpoint_url: str | None = None
@@ -580,8 +583,14 @@ class _StreamedPut:
         pipe = _ChunkPipe(STREAMED_PUT_BUFFER)
         url = self._client.presigned_put_object(self._bucket, self._key, MAX_PRESIGNED_EXPIRY)
         sent = self._call(self._send, url, pipe)
+        # Also when the send never ran (its pool shut down): the writer must not wait for room.
+        sent.add_done_callback(lambda _: pipe.stop_reading())
+        settings = self._store._settings
+        # Storage holds the request open while the client pauses, and servers cut an idle
+        # request off (S3 after about 20 s): a pause that long is the client's stall.
+        stall_timeout = min(settings.chunk_timeout, settings.streamed_put_stall_timeout)
         try:
-            async for chunk in _received(chunks, self._store._settings.chunk_timeout):
+            async for chunk in _received(chunks, stall_timeout):
                 self.size += len(chunk)
                 if self.size > max_bytes:
                     raise UploadTooLarge(max_bytes)
@@ -593,10 +602,10 @@ class _StreamedPut:
                 if self.size != self._length:
                     raise LengthMismatch(self._length, self.size)
                 pipe.close()
+            await asyncio.shield(sent)
         except BaseException:
-            pipe.fail()
+            pipe.fail()  # a body not yet wholly sent is cut short: storage keeps nothing of it
             raise
-        await asyncio.shield(sent)
         self.sha256 = self._hash.hexdigest()
         tags = Tags.new_object_tags()
         tags[SHA256_METADATA] = self.sha256

@@ -17,6 +17,7 @@ from services.evidence.adapters.object_store import (
     DEFAULT_PART_SIZE,
     LengthMismatch,
     ObjectStore,
+    UploadStalled,
     UploadTooLarge,
     is_missing_bucket,
 )
@@ -192,3 +193,27 @@ async def test_a_missing_bucket_is_reported_as_such(s3_endpoint: S3Endpoint) -> 
     finally:
         await store.aclose()
     assert is_missing_bucket(failed.value), failed.value
+
+
+async def test_a_client_pausing_while_storage_holds_its_put_open_is_cut_off_as_stalled(
+    s3_endpoint: S3Endpoint, s3_inspector: Any
+) -> None:
+    """The streamed PUT's own stall limit, shorter than the chunk timeout: the client hears
+    that it stalled, before storage would drop the idle request as its own failure."""
+    store = ObjectStore(store_settings(s3_endpoint, chunk_timeout=30, streamed_put_stall_timeout=0.3))
+    key = fresh_key()
+
+    async def pauses() -> AsyncIterator[bytes]:
+        async for chunk in GeneratedStream(2 * MiB):
+            yield chunk
+        await asyncio.sleep(30)
+        yield b"too late"
+
+    try:
+        with pytest.raises(UploadStalled):
+            await asyncio.wait_for(
+                store.put_stream(key, pauses(), max_bytes=64 * MiB, content_type="video/mp4", length=8 * MiB), 10
+            )
+    finally:
+        await store.aclose()
+    assert_nothing_left(s3_inspector, key)
