@@ -380,7 +380,54 @@ class ObjectStore:
             await asyncio.shield(task)
 
 
-class _StreamedUpload:
+class _Upload:
+    """What every upload of `put_stream` has: its storage calls on the adapter's upload
+    threads (remembered, so that `discard` waits for them), the digest and the caller's copy
+    computed on the way, and the digest as a tag once the object is complete."""
+
+    def __init__(self, store: ObjectStore, key: str, content_type: str, copy_to: IO[bytes] | None) -> None:
+        self._store = store
+        self._client = store._client
+        self._bucket = store.bucket
+        self._key = key
+        self._content_type = content_type
+        self._copy_to = copy_to
+        self._loop = asyncio.get_running_loop()
+        self._hash = hashlib.sha256()
+        self._calls: list[asyncio.Future[Any]] = []  # every call to storage, for discard()
+        self.size = 0
+        self.sha256 = ""
+
+    def _hash_and_copy(self, data: bytes | bytearray) -> None:
+        self._hash.update(data)
+        if self._copy_to is not None:
+            try:
+                self._copy_to.write(data)
+            except (OSError, ValueError) as error:  # ValueError: the copy was closed
+                raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
+
+    async def _tag_digest(self) -> None:
+        """The digest, known once the headers went out, as the complete object's tag."""
+        self.sha256 = self._hash.hexdigest()
+        tags = Tags.new_object_tags()
+        tags[SHA256_METADATA] = self.sha256
+        await asyncio.shield(self._call(self._client.set_object_tags, self._bucket, self._key, tags))
+
+    def _call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
+        """`function(*args)` on the adapter's upload threads, remembered for discard(), which
+        waits for every call before it cleans up. Awaited through `asyncio.shield`: a thread
+        cannot be stopped, so a cancelled caller must not lose the call's result (an upload
+        id, an object stored after all). Like asyncio.to_thread, the caller's context
+        variables (log ids) follow the call."""
+        context = contextvars.copy_context()
+        future = self._loop.run_in_executor(
+            self._store._upload_threads, functools.partial(context.run, function, *args)
+        )
+        self._calls.append(future)
+        return future
+
+
+class _StreamedUpload(_Upload):
     """One upload: the request's chunks, gathered on the event loop into parts, sent to
     storage from worker threads while the next part is being received.
 
@@ -408,23 +455,13 @@ class _StreamedUpload:
     """
 
     def __init__(self, store: ObjectStore, key: str, content_type: str, copy_to: IO[bytes] | None) -> None:
-        self._store = store
-        self._client = store._client
-        self._bucket = store.bucket
-        self._key = key
-        self._content_type = content_type
-        self._copy_to = copy_to
+        super().__init__(store, key, content_type, copy_to)
         self._part_size = store._settings.part_size
         self._parallel = store._settings.parallel_parts
-        self._loop = asyncio.get_running_loop()
-        self._hash = hashlib.sha256()
         self._digested: asyncio.Future[None] | None = None  # the latest part's hashing (a chain)
         self._in_flight: list[asyncio.Future[Any]] = []  # parts not yet hashed, copied and sent
         self._etags: dict[int, asyncio.Future[str]] = {}
         self._upload_id: asyncio.Future[str] | None = None
-        self._calls: list[asyncio.Future[Any]] = []  # every call to storage, for discard()
-        self.size = 0
-        self.sha256 = ""
 
     async def run(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
         held: bytearray | None = None  # a full part, sent once a byte after it arrives
@@ -483,14 +520,6 @@ class _StreamedUpload:
         self._digested = asyncio.ensure_future(digest())
         return self._digested
 
-    def _hash_and_copy(self, part: bytearray) -> None:
-        self._hash.update(part)
-        if self._copy_to is not None:
-            try:
-                self._copy_to.write(part)
-            except (OSError, ValueError) as error:  # ValueError: the copy was closed
-                raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
-
     async def _complete(self) -> None:
         await asyncio.shield(asyncio.gather(*self._in_flight))
         parts = [Part(number, etag.result()) for number, etag in sorted(self._etags.items())]
@@ -498,10 +527,7 @@ class _StreamedUpload:
         await asyncio.shield(
             self._call(self._client._complete_multipart_upload, self._bucket, self._key, upload_id, parts)
         )
-        self.sha256 = self._hash.hexdigest()
-        tags = Tags.new_object_tags()
-        tags[SHA256_METADATA] = self.sha256
-        await asyncio.shield(self._call(self._client.set_object_tags, self._bucket, self._key, tags))
+        await self._tag_digest()
 
     async def _put_whole(self, data: bytearray) -> None:
         def put() -> None:
@@ -515,19 +541,6 @@ class _StreamedUpload:
             self._client._put_object(self._bucket, self._key, cast(bytes, data), headers)
 
         await asyncio.shield(self._call(put))
-
-    def _call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
-        """`function(*args)` on the adapter's upload threads, remembered for discard(), which
-        waits for every call before it cleans up. Awaited through `asyncio.shield`: a thread
-        cannot be stopped, so a cancelled caller must not lose the call's result (an upload
-        id, an object stored after all). Like asyncio.to_thread, the caller's context
-        variables (log ids) follow the call."""
-        context = contextvars.copy_context()
-        future = self._loop.run_in_executor(
-            self._store._upload_threads, functools.partial(context.run, function, *args)
-        )
-        self._calls.append(future)
-        return future
 
     # --- failure -------------------------------------------------------------------------
 
@@ -545,7 +558,7 @@ class _StreamedUpload:
             await self._store._call(self._client.remove_object, self._bucket, self._key)
 
 
-class _StreamedPut:
+class _StreamedPut(_Upload):
     """One upload of a known length longer than one part: a single PUT whose body is the
     request's chunks as they arrive.
 
@@ -567,17 +580,8 @@ class _StreamedPut:
     def __init__(
         self, store: ObjectStore, key: str, content_type: str, copy_to: IO[bytes] | None, length: int
     ) -> None:
-        self._store = store
-        self._client = store._client
-        self._bucket = store.bucket
-        self._key = key
-        self._content_type = content_type
-        self._copy_to = copy_to
+        super().__init__(store, key, content_type, copy_to)
         self._length = length
-        self._hash = hashlib.sha256()
-        self._calls: list[asyncio.Future[Any]] = []
-        self.size = 0
-        self.sha256 = ""
 
     async def run(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
         pipe = _ChunkPipe(STREAMED_PUT_BUFFER)
@@ -606,20 +610,12 @@ class _StreamedPut:
         except BaseException:
             pipe.fail()  # a body not yet wholly sent is cut short: storage keeps nothing of it
             raise
-        self.sha256 = self._hash.hexdigest()
-        tags = Tags.new_object_tags()
-        tags[SHA256_METADATA] = self.sha256
-        await asyncio.shield(self._call(self._client.set_object_tags, self._bucket, self._key, tags))
+        await self._tag_digest()
 
     def _send(self, url: str, pipe: _ChunkPipe) -> None:
         def body() -> Iterator[bytes]:
             while (chunk := pipe.get()) is not None:
-                self._hash.update(chunk)
-                if self._copy_to is not None:
-                    try:
-                        self._copy_to.write(chunk)
-                    except (OSError, ValueError) as error:  # ValueError: the copy was closed
-                        raise CopyFailed(f"the copy of the upload could not be written: {error}") from error
+                self._hash_and_copy(chunk)
                 yield chunk
 
         headers = {"Content-Length": str(self._length), "Content-Type": self._content_type}
@@ -632,14 +628,6 @@ class _StreamedPut:
             raise _s3_error(response, self._bucket, self._key)
         if pipe.unsent:  # storage answered before the whole body went out
             raise MinioException(f"storage answered {response.status} before the upload was sent")
-
-    def _call(self, function: Callable[..., T], /, *args: Any) -> asyncio.Future[T]:
-        context = contextvars.copy_context()
-        future = asyncio.get_running_loop().run_in_executor(
-            self._store._upload_threads, functools.partial(context.run, function, *args)
-        )
-        self._calls.append(future)
-        return future
 
     async def discard(self) -> None:
         """After a failure: let the sending end (its pipe has failed, so it stops at its next

@@ -7,7 +7,6 @@ refusal is raised before anything is written, so a refused request changes nothi
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -214,22 +213,44 @@ async def _change(
     copy: when the write is refused, when the change makes no difference, or when the copy
     leads to a refusal, the change is decided again from a fresh read."""
     now = deps.clock()
-    attempt = functools.partial(
-        _decide_and_write, deps, principal, ref, expected_version, change, event_class, before, now
-    )
+    key = (ref.cycle, ref.innovation_id)
+
+    async def decide_and_write(conn: Connection, loaded: Loaded, *, from_copy: bool) -> InnovationView | None:
+        """The view of the result; None when the write was refused (the innovation or its
+        cycle changed since `loaded` was read), or when `loaded` is a copy and the change
+        makes no difference to it."""
+        if before is not None:
+            before(loaded.context)
+        current = writable(principal, loaded.innovation, ref.innovation_id)
+        check_version(expected_version, current.version)
+        changed = change(current, loaded.context, now)
+        if changed is None:  # same as stored: no new version, no event
+            return None if from_copy else _view(deps, current, loaded.context, now)
+        event = _event(event_class, changed, principal)
+        profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
+        saved = await store.save_innovation(
+            conn, changed, event, profile_changed=profile_changed, cycle_revision=loaded.cycle_revision
+        )
+        if saved is None:
+            return None
+        deps.recent.put(key, Loaded(loaded.context, loaded.cycle_revision, saved))
+        deps.wake_relay()
+        log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
+        return _view(deps, saved, loaded.context, now).model_copy(update={"event_id": event.event_id})
+
     async with deps.pool.acquire() as conn:
-        copy = deps.recent.get((ref.cycle, ref.innovation_id))
+        copy = deps.recent.get(key)
         if copy is not None and copy.innovation is not None and copy.innovation.version == expected_version:
             try:
-                written = await attempt(conn, copy, from_copy=True)
+                written = await decide_and_write(conn, copy, from_copy=True)
             except DomainError:
                 written = None
             if written is not None:
                 return written
-            deps.recent.discard((ref.cycle, ref.innovation_id))
+            deps.recent.discard(key)
         for _ in range(_FRESH_ATTEMPTS):
             loaded = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
-            written = await attempt(conn, loaded, from_copy=False)
+            written = await decide_and_write(conn, loaded, from_copy=False)
             if written is not None:
                 return written
             latest = await store.get_innovation(conn, ref.cycle, ref.innovation_id)
@@ -241,43 +262,6 @@ async def _change(
 # A write refused although the innovation is still at the version read means the cycle's
 # row changed in between (its window was edited): decided again, a few times at most.
 _FRESH_ATTEMPTS = 3
-
-
-async def _decide_and_write(
-    deps: IntakeDeps,
-    principal: Principal,
-    ref: InnovationRef,
-    expected_version: int | None,
-    change: Change,
-    event_class: type[InnovationEvent],
-    before: Callable[[CycleContext], None] | None,
-    now: datetime,
-    conn: Connection,
-    loaded: Loaded,
-    *,
-    from_copy: bool,
-) -> InnovationView | None:
-    """Decide the change from `loaded` and write it. The view of the result; None when the
-    write was refused (the innovation or its cycle changed since `loaded` was read), or when
-    `loaded` is a copy and the change makes no difference to it."""
-    if before is not None:
-        before(loaded.context)
-    current = writable(principal, loaded.innovation, ref.innovation_id)
-    check_version(expected_version, current.version)
-    changed = change(current, loaded.context, now)
-    if changed is None:  # same as stored: no new version, no event
-        return None if from_copy else _view(deps, current, loaded.context, now)
-    event = _event(event_class, changed, principal)
-    profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
-    saved = await store.save_innovation(
-        conn, changed, event, profile_changed=profile_changed, cycle_revision=loaded.cycle_revision
-    )
-    if saved is None:
-        return None
-    deps.recent.put((ref.cycle, ref.innovation_id), Loaded(loaded.context, loaded.cycle_revision, saved))
-    deps.wake_relay()
-    log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
-    return _view(deps, saved, loaded.context, now).model_copy(update={"event_id": event.event_id})
 
 
 def _edit(apply: Callable[[Innovation], Innovation | None]) -> Change:

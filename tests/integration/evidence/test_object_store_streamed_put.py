@@ -21,20 +21,12 @@ from services.evidence.adapters.object_store import (
     UploadTooLarge,
     is_missing_bucket,
 )
-from services.evidence.domain.object_keys import new_object_key
 from tests.integration.evidence.conftest import BUCKET, store_settings
 from tests.integration.evidence.streams import GeneratedStream, MiB
-from tests.integration.evidence.test_object_store import assert_nothing_left, download_sha256
+from tests.integration.evidence.test_object_store import PDF_HEAD, assert_nothing_left, download_sha256, fresh_key
 from tests.support.s3 import S3Endpoint
 
 pytestmark = pytest.mark.integration
-
-PDF_HEAD = b"%PDF-1.7\n"
-
-
-def fresh_key() -> str:
-    return new_object_key(2026, "62.10")
-
 
 def stored_with_one_put(s3_inspector: Any, key: str) -> bool:
     # S3 gives an object stored by a multipart upload an ETag ending in "-<parts>".
