@@ -5,7 +5,6 @@ query handler, result → response."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Annotated
@@ -19,6 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 from services.common.data.regions import RegionType
 from services.common.events import Figure, RegionScore
 from services.common.http import CurrentPrincipal, json_response, revoked_since, service_dependencies
+from services.common.lru import LruCache
 from services.common.openapi import REGION_CODE_PATTERN, UUID_PARAMETER, category_ids, errors, province_codes
 from services.scoring import handlers
 from services.scoring.dependencies import ScoringDeps
@@ -165,8 +165,8 @@ def sse_text(item: FeedItem) -> str:
 
 # The feed hands every client following the same thing the same message object: its text is
 # made once, not once per client (kept by identity, with the message, for the newest few).
-_RENDERED: OrderedDict[int, tuple[ScoreMessage | RankingMessage, str]] = OrderedDict()
 RENDERED_KEPT = 1024
+_RENDERED: LruCache[int, tuple[ScoreMessage | RankingMessage, str]] = LruCache(RENDERED_KEPT)
 
 
 def _rendered(item: ScoreMessage | RankingMessage) -> str:
@@ -177,9 +177,7 @@ def _rendered(item: ScoreMessage | RankingMessage) -> str:
         text = f"id: {item.entry_id}\nevent: score.updated\ndata: {item.score.model_dump_json()}\n\n"
     else:
         text = f"id: {item.entry_id}\nevent: ranking.changed\ndata: {item.change.model_dump_json()}\n\n"
-    _RENDERED[id(item)] = (item, text)
-    if len(_RENDERED) > RENDERED_KEPT:
-        _RENDERED.popitem(last=False)
+    _RENDERED.put(id(item), (item, text))
     return text
 
 

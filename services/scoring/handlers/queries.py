@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
@@ -15,6 +14,7 @@ from uuid import UUID
 from services.common.data.regions import RegionInfo, RegionType, load_regions
 from services.common.errors import Forbidden, InvalidInput, NotFound
 from services.common.events import FIGURES, RegionScore
+from services.common.lru import LruCache
 from services.common.methodology.catalogue import CatalogueError, methodology_for_cycle
 from services.common.principal import Principal
 from services.scoring.adapters import state_store
@@ -195,7 +195,6 @@ async def gap(deps: ScoringDeps, principal: Principal, query: GapQuery) -> GapPl
     key = (methodology, query.figure, query.target, query.maturity, info.code, repr(state))
     plan = _GAP_PLANS.get(key)
     if plan is not None:
-        _GAP_PLANS.move_to_end(key)
         return plan
     spd, innovations, evidence = state
     region = region_from_state(info.code, info.type, province_key(info), spd, innovations, evidence)
@@ -203,11 +202,9 @@ async def gap(deps: ScoringDeps, principal: Principal, query: GapQuery) -> GapPl
         plan = plan_gap(region, compile_methodology(methodology), query.figure, query.target, query.maturity)
     except TargetError as exc:
         raise InvalidInput.at("query.target", str(exc)) from None
-    _GAP_PLANS[key] = plan
-    if len(_GAP_PLANS) > GAP_PLANS_KEPT:
-        _GAP_PLANS.popitem(last=False)
+    _GAP_PLANS.put(key, plan)
     return plan
 
 
 GAP_PLANS_KEPT = 256
-_GAP_PLANS: OrderedDict[tuple[object, ...], GapPlan] = OrderedDict()
+_GAP_PLANS: LruCache[tuple[object, ...], GapPlan] = LruCache(GAP_PLANS_KEPT)

@@ -213,8 +213,10 @@ async def test_over_the_cap_is_refused_and_leaves_nothing(
     assert source.produced <= cap + 64 * 1024
 
 
+# Without a declared length a multipart upload; with one, a single streamed PUT.
+@pytest.mark.parametrize("length", [None, 12 * MiB], ids=["multipart", "streamed-put"])
 async def test_failing_source_leaves_nothing(
-    object_store: ObjectStore, s3_inspector: Any
+    object_store: ObjectStore, s3_inspector: Any, length: int | None
 ) -> None:
     key = fresh_key()
 
@@ -225,7 +227,7 @@ async def test_failing_source_leaves_nothing(
 
     with pytest.raises(ConnectionResetError):
         await object_store.put_stream(
-            key, client_goes_away(), max_bytes=64 * MiB, content_type="application/pdf"
+            key, client_goes_away(), max_bytes=64 * MiB, content_type="application/pdf", length=length
         )
     assert_nothing_left(s3_inspector, key)
 

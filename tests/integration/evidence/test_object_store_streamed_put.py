@@ -121,21 +121,6 @@ async def test_an_announced_length_over_the_cap_is_refused_before_reading(
     assert_nothing_left(s3_inspector, key)
 
 
-async def test_a_client_going_away_mid_put_stores_nothing(object_store: ObjectStore, s3_inspector: Any) -> None:
-    key = fresh_key()
-
-    async def client_goes_away() -> AsyncIterator[bytes]:
-        async for chunk in GeneratedStream(6 * MiB):
-            yield chunk
-        raise ConnectionResetError("client disconnected")
-
-    with pytest.raises(ConnectionResetError):
-        await object_store.put_stream(
-            key, client_goes_away(), max_bytes=64 * MiB, content_type="application/pdf", length=12 * MiB
-        )
-    assert_nothing_left(s3_inspector, key)
-
-
 async def test_a_cancelled_put_stores_nothing_and_frees_its_thread(
     s3_endpoint: S3Endpoint, s3_inspector: Any
 ) -> None:
