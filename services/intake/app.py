@@ -12,6 +12,7 @@ from services.common.http import create_service_app
 from services.common.service import Infrastructure, ServiceRuntime, ServiceSpec
 from services.common.settings import Settings
 from services.common.tokens import UploadGrants
+from services.intake.adapters.grouped_writes import GroupedWrites
 from services.intake.dependencies import IntakeDeps
 from services.intake.entrypoints import http
 
@@ -21,11 +22,14 @@ SERVICE = "intake"
 @asynccontextmanager
 async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[IntakeDeps]:
     settings = infrastructure.settings
+    writes = GroupedWrites(infrastructure.pool)
     yield IntakeDeps(
         pool=infrastructure.pool,
+        writes=writes,
         wake_relay=infrastructure.wake_relay,
         grants=UploadGrants(settings.require_auth_secret(), settings.upload_grant_ttl_s),
     )
+    await writes.close()
 
 
 SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", dependencies=dependencies)

@@ -11,6 +11,7 @@ import asyncpg
 
 from services.common.lru import LruCache
 from services.common.tokens import UploadGrants
+from services.intake.adapters.grouped_writes import GroupedWrites
 
 if TYPE_CHECKING:
     from services.intake.handlers.shared import Loaded
@@ -27,6 +28,7 @@ def utcnow() -> datetime:
 @dataclass(frozen=True)
 class IntakeDeps:
     pool: asyncpg.Pool
+    writes: GroupedWrites  # answer and status changes of concurrent requests, written together
     wake_relay: Callable[[], None]  # after a commit that enqueued events: publish them soon
     grants: UploadGrants  # the upload grant that goes with each innovation
     clock: Callable[[], datetime] = utcnow

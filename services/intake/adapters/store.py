@@ -190,15 +190,14 @@ async def get_innovation(conn: Connection, cycle: int, innovation_id: str) -> In
 
 
 @cache
-def _save_with_event(profile_changed: bool, cycle_checked: bool) -> str:
-    """The new state, written only over the version it was computed from (optimistic: no row
-    lock is held between the read and this write), and its event, in one statement. Only
-    the profile columns named are set: an answer or a status change leaves the long texts as
-    they are stored, so PostgreSQL does not write them again. With the cycle checked, the
-    write also applies only while the cycle's row is at the revision it was decided under."""
-    profile_columns = _PROFILE_COLUMNS if profile_changed else ()
-    assignments = "".join(f", {name} = ${n}" for n, name in enumerate(profile_columns, start=6))
-    next_parameter = 6 + len(profile_columns)
+def _save_with_event(cycle_checked: bool) -> str:
+    """The new state, profile included, written only over the version it was computed from
+    (optimistic: no row lock is held between the read and this write), and its event, in one
+    statement. With the cycle checked, the write also applies only while the cycle's row is
+    at the revision it was decided under. (Answer and status changes, which keep the profile,
+    go in groups: adapters/grouped_writes.py.)"""
+    assignments = "".join(f", {name} = ${n}" for n, name in enumerate(_PROFILE_COLUMNS, start=6))
+    next_parameter = 6 + len(_PROFILE_COLUMNS)
     cycle_condition = ""
     if cycle_checked:
         cycle_condition = (
@@ -223,22 +222,20 @@ async def save_innovation(
     innovation: Innovation,
     event: BaseEnvelope,
     *,
-    profile_changed: bool = True,
     cycle_revision: str | None = None,
 ) -> Innovation | None:
     """Write `innovation` (the state after a change of the version before it) and enqueue
-    `event`, both or neither, in one round trip; its profile only when `profile_changed`.
+    `event`, both or neither, in one round trip.
     None, with nothing written, when the row is no longer at `innovation.version - 1` (a
     concurrent change committed first) or, given `cycle_revision`, when the cycle's row is
     no longer at that revision."""
     parameters: list[Any] = [
         innovation.id, innovation.version, innovation.status, innovation.version, dict(innovation.answers),
     ]
-    if profile_changed:
-        parameters += _profile_values(innovation.profile)
+    parameters += _profile_values(innovation.profile)
     if cycle_revision is not None:
         parameters += (innovation.cycle, cycle_revision)
-    statement = _save_with_event(profile_changed, cycle_revision is not None)
+    statement = _save_with_event(cycle_revision is not None)
     row = await conn.fetchrow(statement, *parameters, *outbox_parameters(event))
     if row is None:
         return None

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.common.db import Connection
 from services.common.errors import Conflict, DomainError, Forbidden, InvalidInput, Unavailable
 from services.common.events import (
     InnovationCreated,
@@ -205,7 +204,8 @@ async def _change(
     """Read, decide, write: no transaction held open in between. The write (state and event
     in one statement) applies only over the version that was read, under the cycle as it was
     read; a concurrent change that committed first makes it a stale version, as if it had
-    come later.
+    come later. An answer or a status change is written together with other requests'
+    (deps.writes), a profile edit alone.
 
     The read is skipped when this process wrote the innovation last at the version the
     client names (deps.recent): the change is decided from that copy and written as usual,
@@ -215,7 +215,7 @@ async def _change(
     now = deps.clock()
     key = (ref.cycle, ref.innovation_id)
 
-    async def decide_and_write(conn: Connection, loaded: Loaded, *, from_copy: bool) -> InnovationView | None:
+    async def decide_and_write(loaded: Loaded, *, from_copy: bool) -> InnovationView | None:
         """The view of the result; None when the write was refused (the innovation or its
         cycle changed since `loaded` was read), or when `loaded` is a copy and the change
         makes no difference to it."""
@@ -227,10 +227,11 @@ async def _change(
         if changed is None:  # same as stored: no new version, no event
             return None if from_copy else _view(deps, current, loaded.context, now)
         event = _event(event_class, changed, principal)
-        profile_changed = changed.profile is not current.profile  # an answer or a status keeps the profile object
-        saved = await store.save_innovation(
-            conn, changed, event, profile_changed=profile_changed, cycle_revision=loaded.cycle_revision
-        )
+        if changed.profile is current.profile:  # an answer or a status keeps the profile object
+            saved = await deps.writes.save(changed, event, cycle_revision=loaded.cycle_revision)
+        else:
+            async with deps.pool.acquire() as conn:
+                saved = await store.save_innovation(conn, changed, event, cycle_revision=loaded.cycle_revision)
         if saved is None:
             return None
         deps.recent.put(key, Loaded(loaded.context, loaded.cycle_revision, saved))
@@ -238,23 +239,25 @@ async def _change(
         log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
         return _view(deps, saved, loaded.context, now).model_copy(update={"event_id": event.event_id})
 
-    async with deps.pool.acquire() as conn:
-        copy = deps.recent.get(key)
-        if copy is not None and copy.innovation is not None and copy.innovation.version == expected_version:
-            try:
-                written = await decide_and_write(conn, copy, from_copy=True)
-            except DomainError:
-                written = None
-            if written is not None:
-                return written
-            deps.recent.discard(key)
-        for _ in range(_FRESH_ATTEMPTS):
+    copy = deps.recent.get(key)
+    if copy is not None and copy.innovation is not None and copy.innovation.version == expected_version:
+        try:
+            written = await decide_and_write(copy, from_copy=True)
+        except DomainError:
+            written = None
+        if written is not None:
+            return written
+        deps.recent.discard(key)
+    # No connection is held while the change waits for its group to be written.
+    for _ in range(_FRESH_ATTEMPTS):
+        async with deps.pool.acquire() as conn:
             loaded = await load_cycle_and_innovation(conn, ref.cycle, ref.innovation_id)
-            written = await decide_and_write(conn, loaded, from_copy=False)
-            if written is not None:
-                return written
+        written = await decide_and_write(loaded, from_copy=False)
+        if written is not None:
+            return written
+        async with deps.pool.acquire() as conn:
             latest = await store.get_innovation(conn, ref.cycle, ref.innovation_id)
-            check_version(expected_version, latest.version if latest is not None else 0)
+        check_version(expected_version, latest.version if latest is not None else 0)
     # Each attempt found the innovation unchanged but the cycle's row changed under it.
     raise Unavailable(reason="the cycle was being changed while this change was written; try again")
 
