@@ -59,6 +59,12 @@ SCORING_COALESCED = Histogram(
     "Events applied to a region by one recomputation (one batch): how much a batch coalesces.",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
+INTAKE_WRITE_GROUP = Histogram(
+    "inovasi_intake_changes_per_write",
+    "Answer and status changes intake wrote in one statement (services/intake/adapters/"
+    "grouped_writes.py): 1 when requests come one at a time, more under a rush.",
+    buckets=(1, 2, 5, 10, 20, 50, 100),
+)
 DLQ_MOVES = Counter(
     "inovasi_dlq_moves_total",
     "Entries moved to a dead-letter stream.",

@@ -22,14 +22,16 @@ SERVICE = "intake"
 @asynccontextmanager
 async def dependencies(infrastructure: Infrastructure[Settings]) -> AsyncIterator[IntakeDeps]:
     settings = infrastructure.settings
-    writes = GroupedWrites(infrastructure.pool)
-    yield IntakeDeps(
-        pool=infrastructure.pool,
-        writes=writes,
-        wake_relay=infrastructure.wake_relay,
-        grants=UploadGrants(settings.require_auth_secret(), settings.upload_grant_ttl_s),
-    )
-    await writes.close()
+    writes = GroupedWrites(infrastructure.pool, wait_timeout=settings.pg_acquire_timeout_s)
+    try:
+        yield IntakeDeps(
+            pool=infrastructure.pool,
+            writes=writes,
+            wake_relay=infrastructure.wake_relay,
+            grants=UploadGrants(settings.require_auth_secret(), settings.upload_grant_ttl_s),
+        )
+    finally:
+        await writes.close()
 
 
 SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", dependencies=dependencies)
