@@ -9,6 +9,7 @@ uploads, so this service never reads intake's tables.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
@@ -36,7 +37,13 @@ from services.common.outbox import enqueue
 from services.common.principal import Principal
 from services.common.tokens import TokenError
 from services.evidence.adapters import evidence_store, file_checks
-from services.evidence.adapters.evidence_store import EvidenceRecord, KnownInnovation, NewEvidence, StoredContent
+from services.evidence.adapters.evidence_store import (
+    EvidenceRecord,
+    InnovationFact,
+    KnownInnovation,
+    NewEvidence,
+    StoredContent,
+)
 from services.evidence.adapters.object_store import (
     STORAGE_ERRORS,
     CopyFailed,
@@ -99,15 +106,23 @@ def _event(cls: StoredEvent, record: EvidenceRecord, actor: str) -> Envelope:
 # --- the projection of innovations -----------------------------------------------------------
 
 
-async def project_innovation(event: Envelope, conn: Connection) -> None:
-    """innovation.* from intake: remember the innovation's cycle, region, agency and status
-    (only when the event is newer than what is held, so redelivery and reordering are harmless)."""
-    data = getattr(event, "data", None)
-    if not isinstance(data, InnovationState):
-        return
-    applied = await evidence_store.apply_innovation(conn, event.cycle, event.region, event.version, data)
-    if not applied:
-        log.info("stale innovation event: projection already newer")
+async def project_innovations(events: Sequence[Envelope], conn: Connection) -> None:
+    """innovation.* from intake, a read at a time: remember each innovation's cycle, region,
+    agency and status, only when newer than what is held (so redelivery and reordering are
+    harmless). In a rush every answer is an event here: a read's events are one statement,
+    the newest of each innovation."""
+    newest: dict[str, InnovationFact] = {}
+    for event in events:
+        data = getattr(event, "data", None)
+        if not isinstance(data, InnovationState):
+            continue
+        held = newest.get(data.id)
+        if held is None or held.version < event.version:
+            newest[data.id] = InnovationFact(data.id, event.cycle, event.region, data.agency_id, data.status,
+                                             event.version)
+    stored = await evidence_store.apply_innovations(conn, list(newest.values()))
+    if stored < len(events):
+        log.info("innovation events already reflected", events=len(events), innovations=len(newest), stored=stored)
 
 
 # --- uploads -----------------------------------------------------------------------------------

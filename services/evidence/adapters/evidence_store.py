@@ -3,13 +3,14 @@ Raw asyncpg SQL with unqualified names (the pool's search_path is the service's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
 from services.common.db import Connection
-from services.common.events import EvidenceItem, EvidenceKind, EvidenceState, InnovationState
+from services.common.events import EvidenceItem, EvidenceKind, EvidenceState
 from services.evidence.domain.rules import Decision
 
 _COLUMNS = """id, cycle, region, innovation_id, agency_id, indicator, kind, content_type, size,
@@ -82,20 +83,35 @@ def _record(row: asyncpg.Record | None) -> EvidenceRecord:
 # --- projection of innovations -------------------------------------------------------------
 
 
-async def apply_innovation(
-    conn: Connection, cycle: int, region: str, version: int, data: InnovationState
-) -> bool:
-    """Store an innovation's state if `version` is newer than the one held; True if stored."""
+@dataclass(frozen=True, slots=True)
+class InnovationFact:
+    """An innovation's state as one of intake's events told it, at its version."""
+
+    id: str
+    cycle: int
+    region: str
+    agency_id: str
+    status: str
+    version: int
+
+
+async def apply_innovations(conn: Connection, facts: Sequence[InnovationFact]) -> int:
+    """Store each innovation's state where its version is newer than the one held, in one
+    statement; how many were stored. At most one fact per innovation (ON CONFLICT may
+    touch a row once per statement): the caller keeps the newest."""
+    if not facts:
+        return 0
     status = await conn.execute(
         """INSERT INTO innovations (id, cycle, region, agency_id, status, version)
-           VALUES ($1, $2, $3, $4, $5, $6)
+           SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[])
            ON CONFLICT (id) DO UPDATE
              SET cycle = EXCLUDED.cycle, region = EXCLUDED.region, agency_id = EXCLUDED.agency_id,
                  status = EXCLUDED.status, version = EXCLUDED.version, updated_at = now()
              WHERE innovations.version < EXCLUDED.version""",
-        data.id, cycle, region, data.agency_id, data.status, version,
+        [f.id for f in facts], [f.cycle for f in facts], [f.region for f in facts],
+        [f.agency_id for f in facts], [f.status for f in facts], [f.version for f in facts],
     )
-    return status == "INSERT 0 1"
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def innovation(conn: Connection, innovation_id: str) -> KnownInnovation | None:

@@ -1,6 +1,6 @@
 """Evidence's stream subscriptions: innovation events from intake, in group `evidence`, to
 keep the projection that authorises uploads. Read in batches: in a deadline rush every answer
-is an event here, and a read's events are applied in one transaction."""
+is an event here, and a read's events are applied in one transaction, by one statement."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from services.common.events import (
     InnovationWithdrawn,
 )
 from services.evidence.dependencies import EvidenceDeps
-from services.evidence.handlers import project_innovation
+from services.evidence.handlers import project_innovations
 
 INNOVATION_TYPES = tuple(
     cls.model_fields["type"].default
@@ -22,4 +22,4 @@ INNOVATION_TYPES = tuple(
 
 
 def subscribe(consumer: EventConsumer, deps: EvidenceDeps) -> None:
-    consumer.subscribe(INTAKE_STREAM, project_innovation, types=INNOVATION_TYPES, batched=True)
+    consumer.subscribe_batch(INTAKE_STREAM, project_innovations, types=INNOVATION_TYPES)

@@ -22,6 +22,7 @@ from services.common import events as ev
 from services.common.tokens import UploadGrant, UploadGrants, issue_token
 from services.evidence.adapters import file_checks
 from services.evidence.app import create_app
+from services.evidence.handlers import project_innovations
 from services.evidence.settings import EvidenceSettings
 from tests.integration.evidence import samples
 from tests.integration.evidence.streams import MiB, large_pdf
@@ -796,6 +797,28 @@ async def test_the_projection_keeps_the_newest_version_whatever_the_order(servic
     assert by_old_agency.status_code == 404
     by_new_agency = await upload(service, PDF, headers=operator("disdik"), innovation=innovation_id, indicator="sid-16")
     assert by_new_agency.status_code == 201
+
+
+async def test_one_read_of_many_events_keeps_each_innovations_newest_state(service: Service) -> None:
+    """A rush's read: several events of one innovation, in any order and repeated, with
+    events of others, applied by one statement (which may touch a row only once)."""
+    first, second = f"inn-{unique_suffix()}", f"inn-{unique_suffix()}"
+    events = [
+        sample.innovation("innovation.updated", first, data={"agency_id": "dinkes"}, region=REGION, version=3),
+        sample.innovation("innovation.created", first, data={"agency_id": "dinkes"}, region=REGION, version=1),
+        sample.innovation("innovation.submitted", first, data={"agency_id": "disdik"}, region=REGION, version=4),
+        sample.innovation("innovation.updated", first, data={"agency_id": "dinkes"}, region=REGION, version=2),
+        sample.innovation("innovation.created", second, data={"agency_id": "dinkes"}, region=REGION, version=1),
+    ]
+    async with service.pool.acquire() as conn, conn.transaction():
+        await project_innovations([*events, events[0]], conn)
+        await project_innovations([events[3]], conn)  # a late, older one changes nothing
+    async with service.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT id, agency_id, status, version FROM innovations WHERE id = ANY($1::text[]) ORDER BY version",
+            [first, second],
+        )
+    assert [tuple(r) for r in rows] == [(second, "dinkes", "draft", 1), (first, "disdik", "submitted", 4)]
 
 
 async def test_a_cycle_other_than_the_innovations_is_refused(service: Service) -> None:
