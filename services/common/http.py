@@ -234,10 +234,14 @@ def create_service_app(
     *,
     title: str,
     body_limits: Mapping[Route, int] | None = None,
+    fast_paths: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
 ) -> FastAPI:
     """The service's ASGI app. Its routes are relative (`/v1/...`); it is mounted under
     `/<service>` by `inovasi up` and `inovasi serve`, so URLs are the same in both.
-    `body_limits` raises the request-body limit of some routes above the default."""
+    `body_limits` raises the request-body limit of some routes above the default.
+    `fast_paths`: ASGI middleware that answer a hot route's well-formed requests without
+    FastAPI's per-request machinery, innermost (inside correlation ids, body limits and
+    metrics), passing everything else on (services/intake/entrypoints/fast_answers.py)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -255,6 +259,8 @@ def create_service_app(
     app.state.tokens = VerifiedTokens(secret)  # authenticate verifies with it
     app.state.revocations = runtime.revocations  # authenticate refuses what it lists
     install_error_handlers(app, retry_after_s=runtime.settings.unavailable_retry_after_s)
+    for fast_path in fast_paths:
+        app.add_middleware(fast_path)
     app.add_middleware(CorrelationIdMiddleware)
     # A body is bounded before anything reads it...
     app.add_middleware(BodyLimit, default=runtime.settings.max_request_body_bytes, routes=body_limits)

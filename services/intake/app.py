@@ -15,6 +15,7 @@ from services.common.tokens import UploadGrants
 from services.intake.adapters.grouped_writes import GroupedWrites
 from services.intake.dependencies import IntakeDeps
 from services.intake.entrypoints import http
+from services.intake.entrypoints.fast_answers import AnswerFastPath
 
 SERVICE = "intake"
 
@@ -39,4 +40,4 @@ SPEC = ServiceSpec(name=SERVICE, migrations="services.intake.migrations", depend
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     runtime = ServiceRuntime(SPEC, settings or Settings())
-    return create_service_app(runtime, [http.router], title="inovasi intake")
+    return create_service_app(runtime, [http.router], title="inovasi intake", fast_paths=[AnswerFastPath])

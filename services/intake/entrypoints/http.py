@@ -61,7 +61,7 @@ SidIndicator = Annotated[str, Path(json_schema_extra={"enum": indicator_codes("s
 SpdIndicator = Annotated[str, Path(json_schema_extra={"enum": indicator_codes("spd")})]
 
 # `3`, `"3"` or `W/"3"`: clients echo the ETag they got, some send the bare number.
-_VERSION_TAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
+VERSION_TAG = re.compile(r'^(?:W/)?"?(\d{1,9})"?$')
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
@@ -73,7 +73,7 @@ IF_MATCH = {
     "parameters": [{
         "name": "If-Match", "in": "header", "required": True,
         "description": 'the version the change is based on: the ETag read (`"3"`); without it 428',
-        "schema": {"type": "string", "pattern": _VERSION_TAG.pattern},
+        "schema": {"type": "string", "pattern": VERSION_TAG.pattern},
     }]
 }
 ETAG = {"ETag": header('the version, quoted: send it back as If-Match')}
@@ -83,7 +83,7 @@ EVENT_ID = {"X-Event-Id": {"description": "the event the write caused", "schema"
 def expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
-    match = _VERSION_TAG.match(if_match.strip())
+    match = VERSION_TAG.match(if_match.strip())
     if match is None:
         raise InvalidInput.at(
             "header.If-Match", f"{if_match!r} is not a version; send the ETag you read, e.g. If-Match: \"3\""
@@ -91,7 +91,7 @@ def expected_version(if_match: str | None) -> int | None:
     return int(match.group(1))
 
 
-def _versioned(view: InnovationView | SpdAnswerView, status_code: int = 200, **headers: str) -> JSONResponse:
+def versioned(view: InnovationView | SpdAnswerView, status_code: int = 200, **headers: str) -> JSONResponse:
     return json_response(view, status_code, headers={"ETag": f'"{view.version}"', **headers})
 
 
@@ -155,7 +155,7 @@ async def create_innovation(
     headers = {"Location": location}
     if created.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return _versioned(created.innovation, 201, **headers)
+    return versioned(created.innovation, 201, **headers)
 
 
 @router.get("/cycles/{year}/innovations", response_model=InnovationPage, responses=errors(403, 404, 422))
@@ -189,7 +189,7 @@ async def list_innovations(
 async def get_innovation(
     year: Year, innovation_id: InnovationId, principal: CurrentPrincipal, deps: Deps
 ) -> JSONResponse:
-    return _versioned(await handlers.get_innovation(deps, principal, InnovationRef(year, innovation_id)))
+    return versioned(await handlers.get_innovation(deps, principal, InnovationRef(year, innovation_id)))
 
 
 # A change to an innovation: 404 for one the caller may not see, 403 for one of another
@@ -208,7 +208,7 @@ async def update_innovation(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     command = UpdateProfile(InnovationRef(year, innovation_id), expected_version(if_match), body.to_profile())
-    return _versioned(await handlers.update_profile(deps, principal, command))
+    return versioned(await handlers.update_profile(deps, principal, command))
 
 
 @router.put(
@@ -220,7 +220,7 @@ async def set_sid_answer(
     deps: Deps, if_match: IfMatch = None,
 ) -> JSONResponse:
     command = SetSidAnswer(InnovationRef(year, innovation_id), expected_version(if_match), indicator, body.level)
-    return _versioned(await handlers.set_sid_answer(deps, principal, command))
+    return versioned(await handlers.set_sid_answer(deps, principal, command))
 
 
 @router.post(
@@ -231,7 +231,7 @@ async def submit_innovation(
     year: Year, innovation_id: InnovationId, principal: Operator, deps: Deps, if_match: IfMatch = None
 ) -> JSONResponse:
     command = ChangeStatus(InnovationRef(year, innovation_id), expected_version(if_match))
-    return _versioned(await handlers.submit_innovation(deps, principal, command))
+    return versioned(await handlers.submit_innovation(deps, principal, command))
 
 
 @router.post(
@@ -242,7 +242,7 @@ async def withdraw_innovation(
     year: Year, innovation_id: InnovationId, principal: Operator, deps: Deps, if_match: IfMatch = None
 ) -> JSONResponse:
     command = ChangeStatus(InnovationRef(year, innovation_id), expected_version(if_match))
-    return _versioned(await handlers.withdraw_innovation(deps, principal, command))
+    return versioned(await handlers.withdraw_innovation(deps, principal, command))
 
 
 # --- SPD answers -------------------------------------------------------------------------
@@ -262,4 +262,4 @@ async def set_spd_answer(
     if_match: IfMatch = None,
 ) -> JSONResponse:
     command = SetSpdAnswer(year, code, indicator, expected_version(if_match), body.level)
-    return _versioned(await handlers.set_spd_answer(deps, principal, command))
+    return versioned(await handlers.set_spd_answer(deps, principal, command))

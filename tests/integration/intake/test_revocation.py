@@ -103,3 +103,30 @@ async def test_a_service_started_later_knows_every_revocation_at_once(settings, 
         assert (await client.get(URL, headers=account_token(ACCOUNT, "tok-old"))).status_code == 401
         assert (await client.get(URL, headers=account_token(OTHER_ACCOUNT, None, "viewer"))).status_code == 401
         assert (await client.get(URL, headers=account_token(ACCOUNT, "tok-new"))).status_code == 200
+
+
+async def test_a_revoked_operator_token_cannot_answer_through_the_fast_path(settings, redis):
+    """The answer route's fast path (entrypoints/fast_answers.py) honours revocations as
+    `authenticate` does: the revoked token is refused, the operator's other token answers."""
+    jwt = issue_token(AUTH_SECRET, "operator", REGION, "dinkes", subject=ACCOUNT, token_id="tok-op1")
+    revoked = {"Authorization": f"Bearer {jwt}"}
+    kept_jwt = issue_token(AUTH_SECRET, "operator", REGION, "dinkes", subject=ACCOUNT, token_id="tok-op2")
+    kept = {"Authorization": f"Bearer {kept_jwt}"}
+    async with running(create_app(settings)) as client:
+        registered = await client.post(
+            URL, json={"id": "dinkes", "name": "Dinkes"}, headers=token("region_admin", REGION)
+        )
+        assert registered.status_code == 201, registered.text
+        created = await client.post(
+            "/v1/cycles/2026/innovations", json={"name": "Posyandu Digital", "urusan_utama": "kesehatan"},
+            headers=revoked,
+        )
+        assert created.status_code == 201, created.text
+        await publish(redis, settings, samples.token_revoked("tok-op1", ACCOUNT))
+        await answers_within(client, revoked, 401)  # the revocation is followed
+
+        answer = f"/v1/cycles/2026/innovations/{created.json()['id']}/answers/sid-16"
+        refused = await client.put(answer, json={"level": 3}, headers={**revoked, "If-Match": '"1"'})
+        assert (refused.status_code, refused.json()) == (401, {"error": "unauthorized", "reason": "token revoked"})
+        accepted = await client.put(answer, json={"level": 3}, headers={**kept, "If-Match": '"1"'})
+        assert accepted.status_code == 200, accepted.text
