@@ -24,7 +24,6 @@ import re
 from typing import Any
 
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +37,7 @@ from services.intake.entrypoints.schemas import LevelBody
 
 TEMPLATE = "/v1/cycles/{year}/innovations/{innovation_id}/answers/{indicator}"
 ROUTE = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == TEMPLATE and "PUT" in (r.methods or ()))
-_PATH = re.compile(r"/v1/cycles/(?P<year>\d{4})/innovations/(?P<innovation_id>[^/]+)/answers/(?P<indicator>[^/]+)")
+_PATH = re.compile(r"/v1/cycles/(?P<year>[0-9]{4})/innovations/(?P<innovation_id>[^/]+)/answers/(?P<indicator>[^/]+)")
 _INNOVATION_ID = re.compile(INNOVATION_ID_PATTERN)
 # A bearer token as `authenticate` reads it, in the only shape both readings agree on (JWT
 # characters, one space); anything else is left to it.
@@ -62,12 +61,16 @@ class AnswerFastPath:
         if match is None:
             await self.app(scope, receive, send)
             return
-        body, complete = await _read_body(receive)
-        response = await self._answer(scope, receive, match, body) if complete else None
-        if response is None:  # not well formed: FastAPI's route answers, as always
-            await self.app(scope, _replaying(body, complete, receive), send)
+        chunks: list[bytes] = []
+        try:
+            complete = await _read_body(receive, chunks)
+        except Exception as exc:  # a body over the limit (BodyLimit): the route meets it too
+            await self.app(scope, _replaying(chunks, complete=False, then=exc, receive=receive), send)
             return
-        scope["route"] = ROUTE  # as the router would record it: metrics name the route
+        response = await self._answer(scope, receive, match, b"".join(chunks)) if complete else None
+        if response is None:  # not well formed: FastAPI's route answers, as always
+            await self.app(scope, _replaying(chunks, complete=complete, then=None, receive=receive), send)
+            return
         self.served += 1
         await response(scope, receive, send)
 
@@ -84,8 +87,9 @@ class AnswerFastPath:
             return None
         try:
             level = LevelBody.model_validate(json.loads(body)).level  # as FastAPI reads a body
-        except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        except Exception:  # not JSON, too deeply nested, not a LevelBody: the route answers it
             return None
+        scope["route"] = ROUTE  # as the router records it: metrics name the route, whatever comes
         deps = scope["app"].state.runtime.deps
         command = SetSidAnswer(InnovationRef(year, innovation_id), version, indicator, level)
         try:
@@ -133,34 +137,37 @@ def _handler_for(app: Any, exc: Exception) -> Any:
     """The app's exception handler for `exc` (a domain error, PostgreSQL out of reach), as
     Starlette's exception middleware picks it: the nearest class in its MRO."""
     for cls in type(exc).__mro__:
+        if cls is Exception:  # a handler of Exception is the server-error layer's, not this one's
+            return None
         handler = app.exception_handlers.get(cls)
         if handler is not None:
             return handler
     return None
 
 
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The body, and whether it came whole (False: the client went away meanwhile)."""
-    chunks: list[bytes] = []
+async def _read_body(receive: Receive, chunks: list[bytes]) -> bool:
+    """Read the body into `chunks`; whether it came whole (False: the client went away)."""
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b"".join(chunks), False
+            return False
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            return b"".join(chunks), True
+            return True
 
 
-def _replaying(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """`receive` as if nothing had been read: the body read so far, then what comes next
-    (for a client gone away, its disconnect again)."""
+def _replaying(chunks: list[bytes], *, complete: bool, then: Exception | None, receive: Receive) -> Receive:
+    """`receive` as if nothing had been read: the body read so far, then what came next —
+    the rest of the body, the client's disconnect, or the refusal `then` raised again."""
     replayed = False
 
     async def replay() -> Message:
         nonlocal replayed
         if not replayed:
             replayed = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": not complete}
+        if then is not None:
+            raise then
         if not complete:
             return {"type": "http.disconnect"}
         return await receive()
