@@ -39,7 +39,6 @@ from services.common.tokens import TokenError
 from services.evidence.adapters import evidence_store, file_checks
 from services.evidence.adapters.evidence_store import (
     EvidenceRecord,
-    InnovationFact,
     KnownInnovation,
     NewEvidence,
     StoredContent,
@@ -111,14 +110,14 @@ async def project_innovations(events: Sequence[Envelope], conn: Connection) -> N
     agency and status, only when newer than what is held (so redelivery and reordering are
     harmless). In a rush every answer is an event here: a read's events are one statement,
     the newest of each innovation."""
-    newest: dict[str, InnovationFact] = {}
+    newest: dict[str, KnownInnovation] = {}
     for event in events:
         data = getattr(event, "data", None)
         if not isinstance(data, InnovationState):
             continue
         held = newest.get(data.id)
         if held is None or held.version < event.version:
-            newest[data.id] = InnovationFact(data.id, event.cycle, event.region, data.agency_id, data.status,
+            newest[data.id] = KnownInnovation(data.id, event.cycle, event.region, data.agency_id, data.status,
                                              event.version)
     stored = await evidence_store.apply_innovations(conn, list(newest.values()))
     if stored < len(events):

@@ -83,19 +83,7 @@ def _record(row: asyncpg.Record | None) -> EvidenceRecord:
 # --- projection of innovations -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class InnovationFact:
-    """An innovation's state as one of intake's events told it, at its version."""
-
-    id: str
-    cycle: int
-    region: str
-    agency_id: str
-    status: str
-    version: int
-
-
-async def apply_innovations(conn: Connection, facts: Sequence[InnovationFact]) -> int:
+async def apply_innovations(conn: Connection, facts: Sequence[KnownInnovation]) -> int:
     """Store each innovation's state where its version is newer than the one held, in one
     statement; how many were stored. At most one fact per innovation (ON CONFLICT may
     touch a row once per statement): the caller keeps the newest."""

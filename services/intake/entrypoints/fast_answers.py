@@ -28,11 +28,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.errors import InvalidInput
 from services.common.principal import Principal
 from services.common.tokens import TokenError
 from services.intake import handlers
 from services.intake.domain.commands import InnovationRef, SetSidAnswer
-from services.intake.entrypoints.http import INNOVATION_ID_PATTERN, VERSION_TAG, router, versioned
+from services.intake.entrypoints.http import INNOVATION_ID_PATTERN, expected_version, router, versioned
 from services.intake.entrypoints.schemas import LevelBody
 
 TEMPLATE = "/v1/cycles/{year}/innovations/{innovation_id}/answers/{indicator}"
@@ -127,10 +128,13 @@ def _operator(scope: Scope, authorization: bytes | None) -> Principal | None:
 
 
 def _version(if_match: bytes | None) -> int | None:
+    """The version `If-Match` names; None without one or for one the route refuses."""
     if if_match is None:
         return None
-    match = VERSION_TAG.match(if_match.decode("latin-1").strip())
-    return int(match.group(1)) if match is not None else None
+    try:
+        return expected_version(if_match.decode("latin-1"))
+    except InvalidInput:
+        return None
 
 
 def _handler_for(app: Any, exc: Exception) -> Any:
