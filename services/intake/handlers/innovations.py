@@ -236,7 +236,9 @@ async def _change(
             return None
         deps.recent.put(key, Loaded(loaded.context, loaded.cycle_revision, saved))
         deps.wake_relay()
-        log.info("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
+        # Debug, not info: in a deadline rush this is thousands of lines a second, and the
+        # event on intake.events already records every change durably.
+        log.debug("innovation changed", innovation=saved.id, change=event_class.__name__, version=saved.version)
         return _view(deps, saved, loaded.context, now).model_copy(update={"event_id": event.event_id})
 
     copy = deps.recent.get(key)
