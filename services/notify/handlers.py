@@ -11,6 +11,7 @@ claims due deliveries, calls `send_attempt` for each and stores what came of the
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -31,6 +32,7 @@ from services.notify.domain.commands import CreateSubscription, DeliveriesQuery,
 from services.notify.domain.retry import AttemptResult, Outcome, outcome_of, retry_delay
 from services.notify.domain.rules import (
     Notification,
+    SeenScore,
     categories_of,
     dedupe_kinds,
     notifications_for_rejection,
@@ -53,13 +55,15 @@ log = get_logger(__name__)
 # --- events ------------------------------------------------------------------------------
 
 
-async def _enqueue(conn: Connection, event: Envelope, notifications: Sequence[Notification]) -> int:
-    scopes = matching_scopes(event.region, load_regions())
-    created = 0
-    for notification in notifications:
-        queued = await store.enqueue_deliveries(
-            conn,
-            scopes=scopes,
+async def _enqueue(conn: Connection, notified: Sequence[tuple[Envelope, Notification]]) -> int:
+    """Pending deliveries for each (event, notification) that an active subscription of the
+    event's scopes wants: a body is built only for those. Two statements at most."""
+    regions = load_regions()
+    scopes_of = {event.region: matching_scopes(event.region, regions) for event, _ in notified}
+    wanted = await store.subscribed(conn, list({scope for scopes in scopes_of.values() for scope in scopes}))
+    queued = [
+        store.QueuedNotification(
+            scopes=[scope for scope in scopes_of[event.region] if (scope, notification.kind) in wanted],
             kind=notification.kind,
             event_id=event.event_id,
             event_type=event.type,
@@ -67,29 +71,50 @@ async def _enqueue(conn: Connection, event: Envelope, notifications: Sequence[No
             region=event.region,
             body=webhook_body(event, notification),
         )
-        # Counted before commit: a rolled-back transaction over-counts (metrics are hints).
-        DELIVERIES_QUEUED.labels(notification.kind).inc(queued)
-        created += queued
-    return created
+        for event, notification in notified
+        if any((scope, notification.kind) in wanted for scope in scopes_of[event.region])
+    ]
+    created = await store.enqueue_deliveries(conn, queued)
+    # Counted before commit: a rolled-back transaction over-counts (metrics are hints).
+    for kind, count in Counter(created).items():
+        DELIVERIES_QUEUED.labels(kind).inc(count)
+    return len(created)
 
 
-async def handle_score_updated(event: Envelope, conn: Connection) -> None:
-    if not isinstance(event, ScoreUpdated):  # subscribed to score.updated only
-        raise TypeError(f"handle_score_updated got {event.type}")
-    seen = await store.seen_score_for_update(conn, event.cycle, event.region)
-    notifications = notifications_for_score(event, seen)
-    if not notifications:
-        log.info("score not newer than the last one seen: nothing to send", seen_version=seen and seen.version)
-        return
-    await store.save_seen_score(conn, event.cycle, event.region, event.version, categories_of(event), event.event_id)
-    created = await _enqueue(conn, event, notifications)
-    log.info("deliveries queued", kinds=[n.kind for n in notifications], deliveries=created)
+async def handle_score_updates(events: Sequence[Envelope], conn: Connection) -> None:
+    """A read's score.updated events, in stream order, as if handled one after the other:
+    each is compared with the newest score seen of its region before it (in the database
+    or earlier in the read). The regions are locked and read in one statement, the newest
+    seen of each written in one, the deliveries queued in at most two."""
+    scores = [event for event in events if isinstance(event, ScoreUpdated)]
+    if len(scores) != len(events):  # subscribed to score.updated only
+        raise TypeError(f"handle_score_updates got {sorted({e.type for e in events} - {'score.updated'})}")
+    seen = await store.seen_scores_for_update(conn, [(e.cycle, e.region) for e in scores])
+    newest: dict[store.SeenKey, ScoreUpdated] = {}
+    notified: list[tuple[Envelope, Notification]] = []
+    not_newer: list[str] = []
+    for event in scores:
+        key = (event.cycle, event.region)
+        notifications = notifications_for_score(event, seen[key])
+        if not notifications:
+            not_newer.append(str(event.event_id))
+            continue
+        seen[key] = SeenScore(event.version, categories_of(event))
+        newest[key] = event
+        notified += [(event, notification) for notification in notifications]
+    if not_newer:
+        log.info("scores not newer than the last one seen: nothing to send", event_ids=not_newer)
+    await store.save_seen_scores(conn, [
+        store.NewestSeen(e.cycle, e.region, e.version, categories_of(e), e.event_id) for e in newest.values()
+    ])
+    created = await _enqueue(conn, notified)
+    log.info("deliveries queued", kinds=sorted({n.kind for _, n in notified}), deliveries=created)
 
 
 async def handle_evidence_rejected(event: Envelope, conn: Connection) -> None:
     if not isinstance(event, EvidenceRejected):  # subscribed to evidence.rejected only
         raise TypeError(f"handle_evidence_rejected got {event.type}")
-    created = await _enqueue(conn, event, notifications_for_rejection(event))
+    created = await _enqueue(conn, [(event, notification) for notification in notifications_for_rejection(event)])
     log.info("deliveries queued", kinds=["evidence.rejected"], deliveries=created)
 
 

@@ -118,31 +118,62 @@ async def delete_subscription(conn: Connection, owner_region: str, id: UUID) -> 
 # --- what notify saw of each region ------------------------------------------------------
 
 
-async def seen_score_for_update(conn: Connection, cycle: int, region: str) -> SeenScore | None:
-    """The newest score seen for the region, row-locked for this transaction (two
-    consumers handling the same region's scores take turns)."""
+SeenKey = tuple[int, str]  # (cycle, region)
+NOTHING_SEEN_ID = "00000000-0000-0000-0000-000000000000"
+
+
+async def seen_scores_for_update(conn: Connection, keys: Sequence[SeenKey]) -> dict[SeenKey, SeenScore | None]:
+    """The newest score seen for each (cycle, region), row-locked for this transaction (two
+    consumers handling the same region's scores take turns), in two statements whatever the
+    number of regions. Rows are created and locked in sorted order, so two transactions with
+    overlapping regions wait for each other instead of deadlocking."""
+    ordered = sorted(set(keys))
+    if not ordered:
+        return {}
+    cycles, regions = [cycle for cycle, _ in ordered], [region for _, region in ordered]
     await conn.execute(
-        """INSERT INTO seen_scores (cycle, region, version, categories, event_id)
-           VALUES ($1, $2, 0, '{}'::jsonb, '00000000-0000-0000-0000-000000000000')
+        f"""INSERT INTO seen_scores (cycle, region, version, categories, event_id)
+           SELECT k.cycle, k.region, 0, '{{}}'::jsonb, '{NOTHING_SEEN_ID}'
+           FROM unnest($1::int[], $2::text[]) AS k(cycle, region)
+           ORDER BY k.cycle, k.region
            ON CONFLICT DO NOTHING""",
-        cycle, region,
+        cycles, regions,
     )
-    row = await conn.fetchrow(
-        "SELECT version, categories FROM seen_scores WHERE cycle = $1 AND region = $2 FOR UPDATE",
-        cycle, region,
+    rows = await conn.fetch(
+        """SELECT s.cycle, s.region, s.version, s.categories
+           FROM seen_scores s JOIN unnest($1::int[], $2::text[]) AS k(cycle, region)
+             ON s.cycle = k.cycle AND s.region = k.region
+           ORDER BY s.cycle, s.region
+           FOR UPDATE OF s""",
+        cycles, regions,
     )
-    if row is None or row["version"] == 0:  # the placeholder just inserted: nothing seen yet
-        return None
-    return SeenScore(row["version"], row["categories"])
+    seen: dict[SeenKey, SeenScore | None] = dict.fromkeys(ordered)
+    for row in rows:  # version 0: the placeholder just inserted, nothing seen yet
+        if row["version"] != 0:
+            seen[(row["cycle"], row["region"])] = SeenScore(row["version"], row["categories"])
+    return seen
 
 
-async def save_seen_score(
-    conn: Connection, cycle: int, region: str, version: int, categories: dict[str, str], event_id: UUID
-) -> None:
+@dataclass(frozen=True, slots=True)
+class NewestSeen:
+    cycle: int
+    region: str
+    version: int
+    categories: dict[str, str]
+    event_id: UUID
+
+
+async def save_seen_scores(conn: Connection, newest: Sequence[NewestSeen]) -> None:
+    """Record the newest score seen of each region, in one statement (never going back)."""
+    if not newest:
+        return
     await conn.execute(
-        """UPDATE seen_scores SET version = $3, categories = $4, event_id = $5
-           WHERE cycle = $1 AND region = $2 AND version < $3""",
-        cycle, region, version, categories, event_id,
+        """UPDATE seen_scores s SET version = n.version, categories = n.categories::jsonb, event_id = n.event_id
+           FROM unnest($1::int[], $2::text[], $3::int[], $4::text[], $5::uuid[])
+             AS n(cycle, region, version, categories, event_id)
+           WHERE s.cycle = n.cycle AND s.region = n.region AND s.version < n.version""",
+        [n.cycle for n in newest], [n.region for n in newest], [n.version for n in newest],
+        [json.dumps(n.categories) for n in newest], [n.event_id for n in newest],
     )
 
 
@@ -156,33 +187,61 @@ async def save_seen_score(
 TARGET_SQL = r"substring(s.url from '^[^:/?#]+://[^/?#]*')"
 
 
-async def enqueue_deliveries(
-    conn: Connection,
-    *,
-    scopes: Sequence[Scope],
-    kind: str,
-    event_id: UUID,
-    event_type: str,
-    cycle: int,
-    region: str,
-    body: str,
-) -> int:
-    """One pending delivery per active subscription of `kind` whose scope is one of
-    `scopes`; none for a (subscription, event, kind) that already has one. Returns how
-    many were created."""
-    status = await conn.execute(
-        f"""INSERT INTO deliveries (subscription_id, event_id, event_type, kind, cycle, region, body, target)
-           SELECT s.id, $1, $2, $3, $4, $5, $6, coalesce({TARGET_SQL}, '')
-           FROM subscriptions s
-           JOIN unnest($7::text[], $8::text[]) AS scope(kind, code)
+async def subscribed(conn: Connection, scopes: Sequence[Scope]) -> set[tuple[Scope, str]]:
+    """(scope, kind) for each kind an active subscription of one of `scopes` wants: which
+    notifications need a body and a delivery at all (most regions have no webhook)."""
+    if not scopes:
+        return set()
+    rows = await conn.fetch(
+        """SELECT DISTINCT s.scope_kind, s.scope_code, wanted.kind
+           FROM subscriptions s JOIN unnest($1::text[], $2::text[]) AS scope(kind, code)
              ON s.scope_kind = scope.kind AND s.scope_code = scope.code
-           WHERE s.deleted_at IS NULL AND $3 = ANY (s.kinds)
-           ORDER BY s.created_at, s.id
-           ON CONFLICT (subscription_id, event_id, kind) DO NOTHING""",
-        event_id, event_type, kind, cycle, region, body,
-        [s.kind for s in scopes], [s.code for s in scopes],
+           CROSS JOIN unnest(s.kinds) AS wanted(kind)
+           WHERE s.deleted_at IS NULL""",
+        [scope.kind for scope in scopes], [scope.code for scope in scopes],
     )
-    return int(status.split()[-1])
+    return {(Scope(row["scope_kind"], row["scope_code"]), row["kind"]) for row in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedNotification:
+    """One notification of one event, for the subscriptions of `scopes` that want its kind."""
+
+    scopes: Sequence[Scope]
+    kind: str
+    event_id: UUID
+    event_type: str
+    cycle: int
+    region: str
+    body: str
+
+
+async def enqueue_deliveries(conn: Connection, notifications: Sequence[QueuedNotification]) -> list[str]:
+    """One pending delivery per notification and active subscription of its kind whose scope
+    is one of its scopes, in one statement, in the notifications' order; none for a
+    (subscription, event, kind) that already has one. Returns the kind of each created."""
+    if not notifications:
+        return []
+    ords = range(len(notifications))
+    scope_ords = [i for i, n in zip(ords, notifications, strict=True) for _ in n.scopes]
+    scopes = [scope for n in notifications for scope in n.scopes]
+    rows = await conn.fetch(
+        f"""INSERT INTO deliveries (subscription_id, event_id, event_type, kind, cycle, region, body, target)
+           SELECT s.id, n.event_id, n.event_type, n.kind, n.cycle, n.region, n.body, coalesce({TARGET_SQL}, '')
+           FROM unnest($1::int[], $2::uuid[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
+                  AS n(ord, event_id, event_type, kind, cycle, region, body)
+           JOIN unnest($8::int[], $9::text[], $10::text[]) AS scope(ord, kind, code) ON scope.ord = n.ord
+           JOIN subscriptions s ON s.scope_kind = scope.kind AND s.scope_code = scope.code
+           WHERE s.deleted_at IS NULL AND n.kind = ANY (s.kinds)
+           ORDER BY n.ord, s.created_at, s.id
+           ON CONFLICT (subscription_id, event_id, kind) DO NOTHING
+           RETURNING kind""",
+        list(ords), [n.event_id for n in notifications], [n.event_type for n in notifications],
+        [n.kind for n in notifications], [n.cycle for n in notifications], [n.region for n in notifications],
+        [n.body for n in notifications],
+        scope_ords, [scope.kind for scope in scopes], [scope.code for scope in scopes],
+    )
+    return [row["kind"] for row in rows]
 
 
 # The receivers with pending deliveries, one index probe each (a skip scan of
