@@ -74,11 +74,12 @@ async def _enqueue(conn: Connection, notified: Sequence[tuple[Envelope, Notifica
         for event, notification in notified
         if any((scope, notification.kind) in wanted for scope in scopes_of[event.region])
     ]
-    created = await store.enqueue_deliveries(conn, queued)
-    # Counted before commit: a rolled-back transaction over-counts (metrics are hints).
-    for kind, count in Counter(created).items():
-        DELIVERIES_QUEUED.labels(kind).inc(count)
-    return len(created)
+    created = Counter(await store.enqueue_deliveries(conn, queued))
+    # Counted before commit: a rolled-back transaction over-counts (metrics are hints). Every
+    # kind notified is counted, with 0 too, so its series exists from the first event.
+    for kind in {notification.kind for _, notification in notified}:
+        DELIVERIES_QUEUED.labels(kind).inc(created[kind])
+    return created.total()
 
 
 async def handle_score_updates(events: Sequence[Envelope], conn: Connection) -> None:
@@ -104,11 +105,16 @@ async def handle_score_updates(events: Sequence[Envelope], conn: Connection) -> 
         notified += [(event, notification) for notification in notifications]
     if not_newer:
         log.info("scores not newer than the last one seen: nothing to send", event_ids=not_newer)
+    if not notified:
+        return
     await store.save_seen_scores(conn, [
         store.NewestSeen(e.cycle, e.region, e.version, categories_of(e), e.event_id) for e in newest.values()
     ])
     created = await _enqueue(conn, notified)
-    log.info("deliveries queued", kinds=sorted({n.kind for _, n in notified}), deliveries=created)
+    kinds_by_event: dict[str, list[str]] = {}
+    for notified_event, notification in notified:
+        kinds_by_event.setdefault(str(notified_event.event_id), []).append(notification.kind)
+    log.info("deliveries queued", deliveries=created, kinds=kinds_by_event)
 
 
 async def handle_evidence_rejected(event: Envelope, conn: Connection) -> None:
