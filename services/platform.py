@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from html import escape
 from typing import Any
 
@@ -37,8 +37,27 @@ SERVICES = ("intake", "evidence", "scoring", "notify")  # the APIs, each under i
 WEB = "web"  # the pages, at the root
 APPS = (*SERVICES, WEB)  # what `inovasi up` runs
 CHECK_TIMEOUT_S = 2.0
-# The collector's thresholds while the services run (CPython's default: 700, 10, 10): see lifespan.
-GC_THRESHOLDS = (50_000, 20, 100)
+# The collector's thresholds while the services run (CPython's default: 700, 10, 10): see
+# lifespan. Only the youngest generation's is raised; the older ones keep their ratios, so
+# long-lived cycles are still collected as often relative to it.
+GC_THRESHOLDS = (50_000, 10, 10)
+_gc_raised_by = 0  # platform apps running in this process (tests run several, overlapping)
+_gc_default = gc.get_threshold()
+
+
+@contextmanager
+def _collector_thresholds_raised() -> Iterator[None]:
+    """GC_THRESHOLDS while at least one platform app runs in the process; the thresholds found
+    at import once the last one stops."""
+    global _gc_raised_by
+    _gc_raised_by += 1
+    gc.set_threshold(*GC_THRESHOLDS)
+    try:
+        yield
+    finally:
+        _gc_raised_by -= 1
+        if _gc_raised_by == 0:
+            gc.set_threshold(*_gc_default)
 
 
 def service_module(name: str):
@@ -92,12 +111,8 @@ def create_platform_app(names: Sequence[str] = SERVICES, settings: Settings | No
             # process holds (scoring spent about a fifth of its CPU there, in ~130 ms pauses).
             # Nearly all of a request's objects are freed by reference counting; only cycles
             # need the collector, and these thresholds still collect them, in bounded batches.
-            previous = gc.get_threshold()
-            gc.set_threshold(*GC_THRESHOLDS)
-            try:
+            with _collector_thresholds_raised():
                 yield
-            finally:
-                gc.set_threshold(*previous)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "services": list(apps)})
