@@ -92,9 +92,10 @@ What each figure means:
 * **score versions made** — how many `score.updated` the phase's writes caused (scoring
   makes one per region per read of the stream, however many of its events the read held).
 * **ratios** — end to end/s with wrk against the minimal endpoint's 2xx/s with the same wrk
-  command (goal ≥ 50 %) and against raw Redis (goal ≥ 20 %); the goals: end to end
-  ≥ 1,000/s with `serve`, ≥ 500/s with `up`, and p99 write → SSE < 500 ms at 200/s offered
-  with every offered write accepted.
+  command (goal ≥ 50 %) and against raw Redis (goal ≥ 20 %), judged for `serve`: they restate
+  its 1,000/s against the issue's ceilings (with `up`, whose goal is 500/s, they are printed
+  unjudged); the goals: end to end ≥ 1,000/s with `serve`, ≥ 500/s with `up`, and p99 write
+  → SSE < 500 ms at 200/s offered with every offered write accepted.
 
 Each run prints its figures as they come; at the end, per mode, min / median / max over the
 runs and the goals. The CPU count is printed first: everything — platform, PostgreSQL,
@@ -141,8 +142,12 @@ IDLE_S = 3.0  # how long the platform's idle CPU use is measured, once per mode
 GOAL_END_TO_END = {"serve": 1000.0, "up": 500.0}
 GOAL_SSE_P99_MS = 500.0
 GOAL_RATE = 200.0  # writes/s offered at which the p99 write -> SSE goal is stated
+# The ratio goals restate serve's 1,000/s against the issue's ceilings (~1,940/s for the
+# minimal endpoint, ~5,000 entries/s for Redis); `up`'s goal is 500/s alone — judged by them it
+# would contradict itself (500/s is ~30 % and ~10 % of those) — so its ratios are printed unjudged.
 GOAL_MINIMAL_RATIO = 0.50
 GOAL_REDIS_RATIO = 0.20
+RATIO_GOALS_MODE = "serve"
 
 
 # --- child processes -----------------------------------------------------------------------
@@ -1102,10 +1107,12 @@ async def one_run(platform: Platform, operators: Sequence[Operator], minimal: st
     postgres = await _ceiling(postgres_ceiling(args.database_url, f"{platform.schema_prefix}ceiling",
                                                args.ceiling_duration, connections))
     print(f"  (c) asyncpg INSERT ×64 tasks on {connections} connections: {postgres:.0f} rows/s", flush=True)
+    goals = platform.mode == RATIO_GOALS_MODE
     for connections, c in closed.items():
         m = minimal_results[connections]["ok_per_s"]
-        print(f"  ratios (-c {connections}): end to end / minimal endpoint {_pct(c.end_to_end_per_s / m)} "
-              f"(goal ≥ 50 %), end to end / raw Redis {_pct(c.end_to_end_per_s / redis)} (goal ≥ 20 %), "
+        print(f"  ratios (-c {connections}): end to end / minimal endpoint {_pct(c.end_to_end_per_s / m)}"
+              f"{' (goal ≥ 50 %)' if goals else ''}, end to end / raw Redis {_pct(c.end_to_end_per_s / redis)}"
+              f"{' (goal ≥ 20 %)' if goals else ''}, "
               f"accepted / minimal endpoint {_pct(c.accepted_per_s / m)}, accepted / asyncpg INSERT "
               f"{_pct(c.accepted_per_s / postgres)}", flush=True)
     return RunFigures(ol, closed, minimal_results, gen, redis, postgres)
@@ -1132,11 +1139,16 @@ def summarize(mode: str, runs: Sequence[RunFigures], args: argparse.Namespace) -
               f"{spread([r.closed[connections].accepted_per_s for r in runs])}")
         print(f"  minimal endpoint, same wrk: {spread(minimal)}")
         ratio = [e / m for e, m in zip(e2e, minimal, strict=True)]
-        print(f"  end to end / minimal endpoint: {spread(ratio, pct)} (goal ≥ 50 %: "
-              f"{'met' if statistics.median(ratio) >= GOAL_MINIMAL_RATIO else 'not met'})")
         redis_ratio = [r.closed[connections].end_to_end_per_s / r.redis for r in runs]
-        print(f"  end to end / raw Redis: {spread(redis_ratio, pct)} (goal ≥ 20 %: "
-              f"{'met' if statistics.median(redis_ratio) >= GOAL_REDIS_RATIO else 'not met'})")
+        if mode == RATIO_GOALS_MODE:
+            print(f"  end to end / minimal endpoint: {spread(ratio, pct)} (goal ≥ 50 %: "
+                  f"{'met' if statistics.median(ratio) >= GOAL_MINIMAL_RATIO else 'not met'})")
+            print(f"  end to end / raw Redis: {spread(redis_ratio, pct)} (goal ≥ 20 %: "
+                  f"{'met' if statistics.median(redis_ratio) >= GOAL_REDIS_RATIO else 'not met'})")
+        else:
+            unjudged = f"(not judged: the ratio goals restate {RATIO_GOALS_MODE}'s 1,000/s)"
+            print(f"  end to end / minimal endpoint: {spread(ratio, pct)} {unjudged}")
+            print(f"  end to end / raw Redis: {spread(redis_ratio, pct)} {unjudged}")
         done = [r.closed[connections].done_after_s for r in runs]
         print(f"  scoring done after wrk stopped (s): {spread(done, '{:.1f}')}")
     print(f"  raw Redis XADD ×64 → XREADGROUP/XACK (entries/s): {spread([r.redis for r in runs])}")
