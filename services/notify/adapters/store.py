@@ -156,6 +156,8 @@ async def seen_scores_for_update(conn: Connection, keys: Sequence[SeenKey]) -> d
 
 @dataclass(frozen=True, slots=True)
 class NewestSeen:
+    """The newest score a read saw of a region, to record."""
+
     cycle: int
     region: str
     version: int
