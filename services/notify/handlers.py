@@ -61,19 +61,19 @@ async def _enqueue(conn: Connection, notified: Sequence[tuple[Envelope, Notifica
     regions = load_regions()
     scopes_of = {event.region: matching_scopes(event.region, regions) for event, _ in notified}
     wanted = await store.subscribed(conn, list({scope for scopes in scopes_of.values() for scope in scopes}))
-    queued = [
-        store.QueuedNotification(
-            scopes=[scope for scope in scopes_of[event.region] if (scope, notification.kind) in wanted],
-            kind=notification.kind,
-            event_id=event.event_id,
-            event_type=event.type,
-            cycle=event.cycle,
-            region=event.region,
-            body=webhook_body(event, notification),
-        )
-        for event, notification in notified
-        if any((scope, notification.kind) in wanted for scope in scopes_of[event.region])
-    ]
+    queued = []
+    for event, notification in notified:
+        scopes = [scope for scope in scopes_of[event.region] if (scope, notification.kind) in wanted]
+        if scopes:
+            queued.append(store.QueuedNotification(
+                scopes=scopes,
+                kind=notification.kind,
+                event_id=event.event_id,
+                event_type=event.type,
+                cycle=event.cycle,
+                region=event.region,
+                body=webhook_body(event, notification),
+            ))
     created = Counter(await store.enqueue_deliveries(conn, queued))
     # Counted before commit: a rolled-back transaction over-counts (metrics are hints). Every
     # kind notified is counted, with 0 too, so its series exists from the first event.
@@ -91,7 +91,7 @@ async def handle_score_updates(events: Sequence[Envelope], conn: Connection) -> 
     if len(scores) != len(events):  # subscribed to score.updated only
         raise TypeError(f"handle_score_updates got {sorted({e.type for e in events} - {'score.updated'})}")
     seen = await store.seen_scores_for_update(conn, [(e.cycle, e.region) for e in scores])
-    newest: dict[store.SeenKey, ScoreUpdated] = {}
+    newest: dict[store.SeenKey, store.NewestSeen] = {}
     notified: list[tuple[Envelope, Notification]] = []
     not_newer: list[str] = []
     for event in scores:
@@ -100,16 +100,15 @@ async def handle_score_updates(events: Sequence[Envelope], conn: Connection) -> 
         if not notifications:
             not_newer.append(str(event.event_id))
             continue
-        seen[key] = SeenScore(event.version, categories_of(event))
-        newest[key] = event
+        categories = categories_of(event)
+        seen[key] = SeenScore(event.version, categories)
+        newest[key] = store.NewestSeen(event.cycle, event.region, event.version, categories, event.event_id)
         notified += [(event, notification) for notification in notifications]
     if not_newer:
         log.info("scores not newer than the last one seen: nothing to send", event_ids=not_newer)
     if not notified:
         return
-    await store.save_seen_scores(conn, [
-        store.NewestSeen(e.cycle, e.region, e.version, categories_of(e), e.event_id) for e in newest.values()
-    ])
+    await store.save_seen_scores(conn, list(newest.values()))
     created = await _enqueue(conn, notified)
     kinds_by_event: dict[str, list[str]] = {}
     for notified_event, notification in notified:

@@ -4,7 +4,7 @@ delivery log (deliveries and their attempts)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,7 +161,7 @@ class NewestSeen:
     cycle: int
     region: str
     version: int
-    categories: dict[str, str]
+    categories: Mapping[str, str]
     event_id: UUID
 
 
